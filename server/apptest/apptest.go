@@ -1,0 +1,202 @@
+// Package apptest starts a whole altyn for tests: a fresh database on the
+// test binary's private PostgreSQL, the real App behind a real HTTP/2 (h2c)
+// server on loopback, a merchant, and Connect and gRPC clients that
+// authenticate as it. Tests that use it declare
+//
+//	func TestMain(m *testing.M) { storetest.Main(m) }
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/altynpay/altyn/cryptogram"
+	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
+	"github.com/altynpay/altyn/server/app"
+	"github.com/altynpay/altyn/server/merchants"
+	"github.com/altynpay/altyn/server/payments"
+	"github.com/altynpay/altyn/server/vault"
+	"github.com/altynpay/altyn/store"
+	"github.com/altynpay/altyn/store/storetest"
+)
+
+// Clock is a test clock that moves only when told.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Env is one running altyn.
+type Env struct {
+	App      *app.App
+	URL      string
+	Clock    *Clock
+	Merchant *store.Merchant
+	Secret   string
+	Key      cryptogram.PublicKey
+	// Logs holds everything the server logged (to check no card data leaks).
+	Logs *SyncBuffer
+	// Connect and GRPC are PaymentService clients authenticated as Merchant.
+	Connect altynv1connect.PaymentServiceClient
+	GRPC    altynv1connect.PaymentServiceClient
+	HTTP    *http.Client
+}
+
+// Option changes how New builds the Env.
+type Option func(*options)
+
+type options struct {
+	merchant merchants.CreateOptions
+	payment  payments.Config
+}
+
+// WithMerchant sets the test merchant's options.
+func WithMerchant(o merchants.CreateOptions) Option { return func(opts *options) { opts.merchant = o } }
+
+// WithPaymentConfig sets the engine's time limits.
+func WithPaymentConfig(c payments.Config) Option { return func(opts *options) { opts.payment = c } }
+
+// New starts an altyn for t, stopped at t.Cleanup.
+func New(t testing.TB, opt ...Option) *Env {
+	t.Helper()
+	o := options{merchant: merchants.CreateOptions{Name: "Test shop", TestMode: true}, payment: payments.DefaultConfig}
+	for _, f := range opt {
+		f(&o)
+	}
+	ctx := context.Background()
+	master, _, err := vault.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The clock starts at the real time: cryptograms made outside the test
+	// (the README's commands) carry the real time too.
+	clock := &Clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	a, err := app.New(ctx, app.Config{
+		DatabaseURL: storetest.DatabaseURL(t), MasterKey: master, BaseURL: base,
+		Logger: log, Now: clock.Now, Payment: o.payment,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.EnableHTTP2 = true
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		a.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+
+	created, err := a.Merchants.Create(ctx, o.merchant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := a.Merchants.CurrentKey(ctx, created.Merchant.PublicID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{App: a, URL: base, Clock: clock, Merchant: created.Merchant, Secret: created.Secret, Key: key, Logs: logs, HTTP: H2CClient()}
+	auth := connect.WithInterceptors(BasicAuth(created.Merchant.PublicID, created.Secret))
+	e.Connect = altynv1connect.NewPaymentServiceClient(e.HTTP, base, auth)
+	e.GRPC = altynv1connect.NewPaymentServiceClient(e.HTTP, base, auth, connect.WithGRPC())
+	return e
+}
+
+// H2CClient speaks HTTP/2 without TLS (and HTTP/1.1), as gRPC clients do.
+func H2CClient() *http.Client {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{}, MaxIdleConnsPerHost: 64}}
+}
+
+// BasicAuth adds an HTTP Basic Authorization header to every call.
+func BasicAuth(user, pass string) connect.Interceptor {
+	header := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			req.Header().Set("Authorization", header)
+			return next(ctx, req)
+		}
+	})
+}
+
+// Seal makes a cryptogram of pan (expiry 12/2030, CVV 123) for the Env's
+// merchant at the Env's clock.
+func (e *Env) Seal(t testing.TB, pan string) string {
+	t.Helper()
+	return e.SealCard(t, cryptogram.Card{PAN: pan, ExpMonth: 12, ExpYear: 2030, CVV: "123", Name: "TEST PAYER"}, nil)
+}
+
+// SealCard makes a cryptogram of card, optionally bound to a payment.
+func (e *Env) SealCard(t testing.TB, card cryptogram.Card, binding *cryptogram.Binding) string {
+	t.Helper()
+	pkt, err := cryptogram.Seal(e.Key, e.Merchant.PublicID, card, cryptogram.SealOptions{Now: e.Clock.Now(), Binding: binding})
+	if err != nil {
+		t.Fatalf("seal %s: %v", card.Mask(), err)
+	}
+	return pkt
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var _ io.Writer = (*SyncBuffer)(nil)

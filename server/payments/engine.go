@@ -1,0 +1,192 @@
+// Package payments is altyn's payment engine: one- and two-stage card
+// payments, 3-D Secure, captures, voids and refunds, with idempotency and the
+// resolution of acquirer calls whose answers were lost.
+//
+// The engine knows nothing of proto or HTTP. Every command is validated in
+// one place (go-playground/validator tags on the command structs); the
+// acquirer is always called outside a database transaction, and every state
+// change is a guarded update through store.ModifyPayment.
+package payments
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/altynpay/altyn/server/acquirer"
+	"github.com/altynpay/altyn/server/merchants"
+	"github.com/altynpay/altyn/store"
+)
+
+// Config holds the engine's time limits.
+type Config struct {
+	// AuthorizationTTL: an authorization not captured within it is voided
+	// (or captured, for merchants with auto-capture). CloudPayments: 7 days.
+	AuthorizationTTL time.Duration
+	// CryptogramMaxAge: older cryptograms are refused.
+	CryptogramMaxAge time.Duration
+	// AuthenticationTTL: a payment left awaiting 3-D Secure this long is declined.
+	AuthenticationTTL time.Duration
+	// ResolveAfter: how long an unanswered acquirer call waits before the
+	// resolver asks the acquirer what happened.
+	ResolveAfter time.Duration
+	// RefundWindow: refunds are refused this long after capture (one year).
+	RefundWindow time.Duration
+	// IdempotencyWait: how long a repeated request waits for the first one
+	// with the same key to finish.
+	IdempotencyWait time.Duration
+	// TermURL is where the ACS sends the payer when a payment names none:
+	// altyn's own return page, which completes the payment itself.
+	TermURL string
+}
+
+// DefaultConfig is CloudPayments' rules.
+var DefaultConfig = Config{
+	AuthorizationTTL:  7 * 24 * time.Hour,
+	CryptogramMaxAge:  time.Hour,
+	AuthenticationTTL: time.Hour,
+	ResolveAfter:      30 * time.Second,
+	RefundWindow:      365 * 24 * time.Hour,
+	IdempotencyWait:   10 * time.Second,
+}
+
+// Engine runs payments.
+type Engine struct {
+	store     *store.Store
+	merchants *merchants.Service
+	acquirer  acquirer.Acquirer
+	now       func() time.Time
+	log       *slog.Logger
+	cfg       Config
+	validate  *validator.Validate
+}
+
+// New makes an engine. now is the clock (tests and the sandbox move it).
+func New(st *store.Store, ms *merchants.Service, acq acquirer.Acquirer, now func() time.Time, log *slog.Logger, cfg Config) *Engine {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	// Name fields in errors as the API does ("amount.currency"), not as Go does.
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		if name := f.Tag.Get("field"); name != "" {
+			return name
+		}
+		return f.Name
+	})
+	return &Engine{store: st, merchants: ms, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: v}
+}
+
+// Result is what a command answers: the payment as it stands after the
+// command, with its refunds, and the refund the command made, if any.
+type Result struct {
+	Payment *store.Payment `json:"payment"`
+	Refunds []store.Refund `json:"refunds,omitempty"`
+	Refund  *store.Refund  `json:"refund,omitempty"`
+}
+
+// The transition table: the only moves a payment's status can make.
+var transitions = map[store.PaymentStatus][]store.PaymentStatus{
+	store.StatusPending:                {store.StatusAwaitingAuthentication, store.StatusAuthorized, store.StatusCompleted, store.StatusDeclined},
+	store.StatusAwaitingAuthentication: {store.StatusAuthorized, store.StatusCompleted, store.StatusDeclined},
+	store.StatusAuthorized:             {store.StatusCompleted, store.StatusCancelled},
+	// A capture or void the acquirer refused is undone.
+	store.StatusCompleted: {store.StatusAuthorized},
+	store.StatusCancelled: {store.StatusAuthorized},
+}
+
+// move changes p's status if the transition table allows it.
+func move(p *store.Payment, to store.PaymentStatus) error {
+	for _, s := range transitions[p.Status] {
+		if s == to {
+			p.Status = to
+			return nil
+		}
+	}
+	return invalidTransition(p.Status, to)
+}
+
+// newID returns a random id with a type prefix, e.g. "pay_…".
+func newID(prefix string) string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	return prefix + "_" + strings.ToLower(base32.StdEncoding.EncodeToString(b))
+}
+
+// newTransactionID returns a random number in [1, 2^53): JavaScript clients
+// read JSON numbers as doubles, which hold integers exactly only below 2^53.
+func newTransactionID() int64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if n := int64(binary.BigEndian.Uint64(b[:]) & (1<<53 - 1)); n > 0 {
+			return n
+		}
+	}
+}
+
+// requestHash fingerprints a command for the idempotency check.
+func requestHash(op string, cmd any) []byte {
+	b, _ := json.Marshal(cmd)
+	h := sha256.Sum256(append([]byte(op+"\x00"), b...))
+	return h[:]
+}
+
+// check validates a command and turns validator's errors into one
+// InvalidArgument listing every bad field.
+func (e *Engine) check(cmd any) error {
+	err := e.validate.Struct(cmd)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return fmt.Errorf("validate: %w", err)
+	}
+	fields := make([]FieldViolation, 0, len(verrs))
+	for _, fe := range verrs {
+		fields = append(fields, FieldViolation{Field: fe.Field(), Code: fe.Tag(), Description: describe(fe)})
+	}
+	return invalidFields(fields)
+}
+
+func describe(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return fe.Field() + " is required"
+	case "gt":
+		return fe.Field() + " must be greater than " + fe.Param()
+	case "gte":
+		return fe.Field() + " must be at least " + fe.Param()
+	case "lte", "max":
+		return fe.Field() + " must be at most " + fe.Param()
+	case "iso4217":
+		return fe.Field() + " must be an upper-case ISO 4217 currency code such as RUB"
+	case "email":
+		return fe.Field() + " must be an e-mail address"
+	case "ip":
+		return fe.Field() + " must be an IPv4 or IPv6 address"
+	case "url", "http_url":
+		return fe.Field() + " must be an absolute http(s) URL"
+	case "json":
+		return fe.Field() + " must be a JSON object"
+	case "printascii":
+		return fe.Field() + " must be printable ASCII"
+	}
+	return fe.Field() + " fails " + fe.Tag()
+}
+
+// background detaches the writes that record an acquirer's answer from the
+// caller's context: once the acquirer has acted, a client that hangs up must
+// not leave altyn not knowing it.
+func background(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}

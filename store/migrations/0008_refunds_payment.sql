@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS refunds_payment ON refunds (payment_id, created_at)
