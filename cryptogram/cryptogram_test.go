@@ -295,6 +295,7 @@ func TestOpenErrors(t *testing.T) {
 		{"retired key", seal(retired.Public(), SealOptions{}), testMerchant, OpenOptions{Now: testNow}, ErrRetiredKey},
 		{"same key id, other key", seal(sameID.Public(), SealOptions{}), testMerchant, OpenOptions{Now: testNow}, ErrDecrypt},
 		{"wrong merchant", good, "pk_another_merchant", OpenOptions{Now: testNow}, ErrWrongMerchant},
+		{"wrong merchant wins over unknown key", seal(other.Public(), SealOptions{}), "pk_another_merchant", OpenOptions{Now: testNow}, ErrWrongMerchant},
 		{"empty merchant", good, "", OpenOptions{Now: testNow}, ErrInvalidMerchantID},
 		{"invalid card inside", badPayload, testMerchant, OpenOptions{Now: testNow}, ErrMalformed},
 		{"too old (default hour)", good, testMerchant, OpenOptions{Now: testNow.Add(time.Hour + time.Millisecond)}, ErrTooOld},

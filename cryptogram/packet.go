@@ -239,8 +239,8 @@ type Opened struct {
 
 // Open opens a packet made by Seal for merchantPublicID. The checks run in
 // this order, each with its own error: ErrMalformed (text or header),
-// ErrUnsupportedSuite, ErrRetiredKey, ErrUnknownKey, ErrInvalidMerchantID,
-// ErrWrongMerchant (compared on the clear tag, before decryption),
+// ErrUnsupportedSuite, ErrInvalidMerchantID, ErrWrongMerchant (compared on
+// the clear tag, before decryption), ErrRetiredKey, ErrUnknownKey,
 // ErrDecrypt, ErrMalformed (payload or card, after decryption),
 // ErrFromFuture, ErrTooOld, ErrBindingMismatch.
 //
