@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,9 +100,12 @@ type cpuSample struct {
 	ok         bool
 	busy, all  time.Duration // summed over all CPUs
 	iowait     time.Duration
+	irq, steal time.Duration // interrupts (loopback traffic is softirq), and time the hypervisor took
 	self       time.Duration
 	postgres   time.Duration // postmaster, backends, and the backends it has reaped
 	otherChild time.Duration
+	procs      map[int]procStat
+	ours       map[int]bool // this process and its descendants
 }
 
 func sampleCPU() cpuSample {
@@ -119,10 +126,12 @@ func sampleCPU() cpuSample {
 	}
 	s.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 	s.iowait = v[4]
+	s.irq, s.steal = v[5]+v[6], v[7]
 	s.all = s.busy + v[3] + v[4]
 
 	procs := readProcs()
 	self := os.Getpid()
+	s.procs, s.ours = procs, map[int]bool{self: true}
 	if p, ok := procs[self]; ok {
 		s.self = p.own
 	}
@@ -137,6 +146,7 @@ func sampleCPU() cpuSample {
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = append(queue[1:], children[pid]...)
+		s.ours[pid] = true
 		p := procs[pid]
 		if p.comm == "postgres" {
 			s.postgres += p.own + p.reaped
@@ -151,6 +161,7 @@ func sampleCPU() cpuSample {
 type procStat struct {
 	comm        string
 	ppid        int
+	start       int64 // start time, to tell a reused pid
 	own, reaped time.Duration
 }
 
@@ -174,7 +185,7 @@ func readProcs() map[int]procStat {
 			continue
 		}
 		f := strings.Fields(s[end+1:])
-		if len(f) < 15 {
+		if len(f) < 20 {
 			continue
 		}
 		num := func(i int) time.Duration {
@@ -182,7 +193,12 @@ func readProcs() map[int]procStat {
 			return time.Duration(n) * clockTick
 		}
 		ppid, _ := strconv.Atoi(f[1])
-		out[pid] = procStat{comm: s[open+1 : end], ppid: ppid, own: num(11) + num(12), reaped: num(13) + num(14)}
+		start, _ := strconv.ParseInt(f[19], 10, 64)
+		comm := s[open+1 : end]
+		if strings.HasPrefix(comm, "kworker/") {
+			comm = "kworker" // a kernel worker's name changes with the work it does
+		}
+		out[pid] = procStat{comm: comm, ppid: ppid, start: start, own: num(11) + num(12), reaped: num(13) + num(14)}
 	}
 	return out
 }
@@ -195,7 +211,12 @@ type cpuUse struct {
 	Process  float64 `json:"bench_process_cores"` // this process: altyn server and load client
 	Postgres float64 `json:"postgres_cores"`
 	Client   float64 `json:"pgbench_cores,omitempty"`
-	Other    float64 `json:"other_cores"` // processes that are not ours
+	Other    float64 `json:"other_cores"` // everything else: the kernel's interrupts, the hypervisor, other processes
+	IRQ      float64 `json:"irq_cores"`
+	Steal    float64 `json:"steal_cores"`
+	// TopOthers are the busiest processes that are not ours, by command
+	// name, with kernel threads: a sign of a disturbed run.
+	TopOthers []string `json:"top_others,omitempty"`
 }
 
 // cpuBetween attributes the CPU time between two samples; extraChild is
@@ -215,5 +236,27 @@ func cpuBetween(a, b cpuSample, elapsed, extraChild time.Duration) (cpuUse, bool
 		Client:   share(b.otherChild - a.otherChild + extraChild),
 	}
 	u.Other = max(0, u.Busy-u.Process-u.Postgres-u.Client)
+	u.IRQ = float64(b.irq-a.irq) / float64(b.all-a.all) * cores
+	u.Steal = float64(b.steal-a.steal) / float64(b.all-a.all) * cores
+	byComm := map[string]time.Duration{}
+	for pid, p := range b.procs {
+		if b.ours[pid] || a.ours[pid] {
+			continue
+		}
+		// Own time only: a long-lived process's reaped children may have
+		// run before the window.
+		d := p.own
+		if q, ok := a.procs[pid]; ok && q.start == p.start {
+			d -= q.own
+		}
+		if d > 0 {
+			byComm[p.comm] += d
+		}
+	}
+	for _, comm := range slices.SortedFunc(maps.Keys(byComm), func(x, y string) int { return cmp.Compare(byComm[y], byComm[x]) }) {
+		if c := share(byComm[comm]); c >= 0.01 && len(u.TopOthers) < 4 {
+			u.TopOthers = append(u.TopOthers, fmt.Sprintf("%s %.2f", comm, c))
+		}
+	}
 	return u, true
 }

@@ -25,6 +25,7 @@ type pgbenchResult struct {
 	Isolation string        `json:"isolation"`
 	Binary    string        `json:"binary"`
 	CPU       *cpuUse       `json:"cpu,omitempty"`
+	DB        dbUse         `json:"postgresql"`
 }
 
 // findPgbench returns the pgbench of the newest PostgreSQL installed, or

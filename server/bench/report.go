@@ -16,8 +16,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "cryptogram: Seal %v, Open %v (one core)\n", us(r.Crypto.Seal), us(r.Crypto.Open))
 	fmt.Fprintf(w, "charge:     %d completed of %d calls in %v over %s; latency p50 %v p90 %v p99 %v max %v\n",
 		ch.Completed, ch.Calls, ch.Elapsed.Round(time.Millisecond), r.HTTP, ms(ch.P50), ms(ch.P90), ms(ch.P99), ms(ch.Max))
-	fmt.Fprintf(w, "            %d cryptograms sealed in %v beforehand (warm-up ran at %.0f calls/s)\n",
-		ch.Sealed, ch.SealTime.Round(time.Millisecond), ch.WarmupRate)
+	fmt.Fprintf(w, "            %d cryptograms sealed in %v beforehand (warm-up ran at %.0f calls/s, %.0f/s at its CPU cost on all cores)\n",
+		ch.Sealed, ch.SealTime.Round(time.Millisecond), ch.WarmupRate, ch.Ceiling)
 	if ch.RanOutAfter > 0 {
 		fmt.Fprintf(w, "            RAN OUT of cryptograms after %v of %v: the rate is over the time it ran (raise -max-cryptograms or -warmup)\n",
 			ch.RanOutAfter.Round(time.Millisecond), r.Duration)
@@ -29,19 +29,21 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "            not completed: %s\n", s)
 	}
 	if u := ch.CPU; u != nil {
-		fmt.Fprintf(w, "            CPU %.2f of %d cores busy (iowait %.2f): altyn+client process %.2f, postgres %.2f, others %.2f\n",
-			u.Busy, m.CPUs, u.IOWait, u.Process, u.Postgres, u.Other)
+		fmt.Fprintf(w, "            CPU %.2f of %d cores busy (iowait %.2f): altyn+client process %.2f, postgres %.2f, rest %s\n",
+			u.Busy, m.CPUs, u.IOWait, u.Process, u.Postgres, u.rest())
 		fmt.Fprintf(w, "            per charge: %v in the altyn+client process, %v in postgres\n",
 			perOp(u.Process, ch.PerSecond), perOp(u.Postgres, ch.PerSecond))
 	}
+	fmt.Fprintf(w, "            per charge: %s\n", ch.DB)
 	if p := r.Pgbench; p != nil {
 		fmt.Fprintf(w, "pgbench:    %d transactions, %d failed, %d retried, latency avg %v (%s)\n",
 			p.Processed, p.Failed, p.Retried, ms(p.Latency), p.Binary)
 		if u := p.CPU; u != nil {
-			fmt.Fprintf(w, "            CPU %.2f of %d cores busy (iowait %.2f): pgbench %.2f, postgres %.2f, others %.2f\n",
-				u.Busy, m.CPUs, u.IOWait, u.Client, u.Postgres, u.Other)
+			fmt.Fprintf(w, "            CPU %.2f of %d cores busy (iowait %.2f): pgbench %.2f, postgres %.2f, rest %s\n",
+				u.Busy, m.CPUs, u.IOWait, u.Client, u.Postgres, u.rest())
 			fmt.Fprintf(w, "            per transaction: %v in pgbench, %v in postgres\n", perOp(u.Client, p.TPS), perOp(u.Postgres, p.TPS))
 		}
+		fmt.Fprintf(w, "            per transaction: %s\n", p.DB)
 	}
 
 	fmt.Fprintln(w)
@@ -52,6 +54,23 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "pgbench: %.1f tps (TPC-B, %d clients, %v, %s)\n", p.TPS, r.Clients, r.Duration, strings.ToUpper(p.Isolation))
 		fmt.Fprintf(w, "ratio charges/s ÷ pgbench tps = %.2f\n", r.Ratio)
 	}
+}
+
+// rest describes the CPU time that was neither ours nor PostgreSQL's.
+func (u *cpuUse) rest() string {
+	s := fmt.Sprintf("%.2f (interrupts %.2f, steal %.2f", u.Other, u.IRQ, u.Steal)
+	if len(u.TopOthers) > 0 {
+		s += "; other processes: " + strings.Join(u.TopOthers, ", ")
+	}
+	return s + ")"
+}
+
+func (u dbUse) String() string {
+	s := fmt.Sprintf("%.0f bytes of WAL, %.2f commits, ≈%.1f rollbacks per 100 commits", u.WALBytesPerOp, u.CommitsPerOp, u.RollbacksPer100)
+	if u.HOTShare != nil {
+		s += fmt.Sprintf("; %.0f%% of payments updates heap-only (HOT)", 100**u.HOTShare)
+	}
+	return s
 }
 
 // ms rounds a latency for printing: 11.2ms.

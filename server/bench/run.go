@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -41,8 +42,10 @@ type report struct {
 		Sealed      int            `json:"cryptograms_sealed"`
 		SealTime    time.Duration  `json:"seal_elapsed_ns"`
 		WarmupRate  float64        `json:"warmup_calls_per_second"`
+		Ceiling     float64        `json:"warmup_cpu_ceiling_per_second,omitempty"`
 		RanOutAfter time.Duration  `json:"ran_out_after_ns,omitempty"`
 		CPU         *cpuUse        `json:"cpu,omitempty"`
+		DB          dbUse          `json:"postgresql"`
 	} `json:"charge"`
 
 	Pgbench *pgbenchResult `json:"pgbench"`
@@ -107,7 +110,7 @@ func run(ctx context.Context, c config, log io.Writer) (*report, error) {
 	}
 	progress(log, "altyn at %s (%s); one Seal %v, one Open %v on one core", a.url, a.proto, rep.Crypto.Seal.Round(time.Microsecond), rep.Crypto.Open.Round(time.Microsecond))
 
-	if err := chargePhase(ctx, c, a, admin, rep, log); err != nil {
+	if err := chargePhase(ctx, c, a, admin, pg.URL("altyn"), rep, log); err != nil {
 		return nil, err
 	}
 
@@ -118,6 +121,10 @@ func run(ctx context.Context, c config, log io.Writer) (*report, error) {
 	if _, err := admin.Exec(ctx, "CHECKPOINT"); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	dbBefore, err := sampleDB(ctx, admin, "pgbench")
+	if err != nil {
+		return nil, err
+	}
 	progress(log, "pgbench: %d clients for %v at %s", c.clients, c.duration, strings.ToUpper(c.pgbenchIsolation))
 	if rep.Pgbench, err = runPgbench(ctx, pgbench, pg.Port(), c.clients, c.duration, c.pgbenchIsolation); err != nil {
 		if ctx.Err() != nil {
@@ -125,6 +132,12 @@ func run(ctx context.Context, c config, log io.Writer) (*report, error) {
 		}
 		return nil, err
 	}
+	time.Sleep(1100 * time.Millisecond) // backends report their counters at most once a second
+	dbAfter, err := sampleDB(ctx, admin, "pgbench")
+	if err != nil {
+		return nil, err
+	}
+	rep.Pgbench.DB = dbBetween(dbBefore, dbAfter, rep.Pgbench.Processed)
 	if rep.Pgbench.TPS > 0 {
 		rep.Ratio = rep.Charge.PerSecond / rep.Pgbench.TPS
 	}
@@ -133,18 +146,21 @@ func run(ctx context.Context, c config, log io.Writer) (*report, error) {
 
 // chargePhase warms altyn up, seals the cryptograms for the timed run and
 // times it.
-func chargePhase(ctx context.Context, c config, a *altyn, admin *pgx.Conn, rep *report, log io.Writer) error {
+func chargePhase(ctx context.Context, c config, a *altyn, admin *pgx.Conn, dbURL string, rep *report, log io.Writer) error {
 	// Warm-up in rounds: a small supply first; if it runs out before the
 	// warm-up time, seal more at the rate just seen. The last round's rate
 	// sizes the timed run's supply.
 	size, left := c.clients*32, c.warmup
 	var warm *phase
+	var ceiling float64 // charges/s this machine's cores could do at the warm-up's CPU cost, 0 if unknown
 	for left > 0 {
 		s, err := seal(ctx, a.key, a.merchant.PublicID, size)
 		if err != nil {
 			return err
 		}
+		before := sampleCPU()
 		warm = drive(ctx, a.client, c.clients, left, s)
+		after := sampleCPU()
 		s.release()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -152,22 +168,28 @@ func chargePhase(ctx context.Context, c config, a *altyn, admin *pgx.Conn, rep *
 		if warm.Completed == 0 {
 			return fmt.Errorf("warm-up: no Charge completed in %d calls: %s", warm.Calls, strings.Join(append(topCounts(warm.Errors, 3), topCounts(warm.Statuses, 3)...), "; "))
 		}
+		if u, ok := cpuBetween(before, after, warm.Elapsed, 0); ok && u.Process+u.Postgres > 0 {
+			ceiling = warm.callRate() * float64(runtime.NumCPU()) / (u.Process + u.Postgres)
+		}
 		left -= warm.Elapsed
 		if warm.RanOut == 0 {
 			break
 		}
 		size = int(warm.callRate()*left.Seconds()*2) + c.clients*4
 	}
-	rep.Charge.WarmupRate = warm.callRate()
+	rep.Charge.WarmupRate, rep.Charge.Ceiling = warm.callRate(), ceiling
 
-	// Twice the warm-up's rate: a run that goes faster than that runs out
-	// and says so; its figure is then over the time it ran.
-	need := int(rep.Charge.WarmupRate*c.duration.Seconds()*2) + c.clients*4
+	// The supply is for 1.5 times the faster of the warm-up's rate and the
+	// rate its CPU cost per charge allows on all cores: other work on the
+	// machine, or retries while the tables are small, can slow the warm-up
+	// well below the timed run. A run that still goes faster runs out and
+	// says so; its figure is then over the time it ran.
+	need := int(max(rep.Charge.WarmupRate, ceiling)*c.duration.Seconds()*1.5) + c.clients*4
 	if need > c.maxCryptograms {
-		progress(log, "capping the supply at -max-cryptograms %d (the warm-up rate calls for %d)", c.maxCryptograms, need)
+		progress(log, "capping the supply at -max-cryptograms %d (the warm-up calls for %d)", c.maxCryptograms, need)
 		need = c.maxCryptograms
 	}
-	progress(log, "warm-up done at %.0f calls/s; sealing %d cryptograms", rep.Charge.WarmupRate, need)
+	progress(log, "warm-up done at %.0f calls/s (%.0f/s if it had all %d cores); sealing %d cryptograms", rep.Charge.WarmupRate, ceiling, runtime.NumCPU(), need)
 	began := time.Now()
 	s, err := seal(ctx, a.key, a.merchant.PublicID, need)
 	if err != nil {
@@ -191,6 +213,10 @@ func chargePhase(ctx context.Context, c config, a *altyn, admin *pgx.Conn, rep *
 			return err
 		}
 	}
+	dbBefore, err := sampleDB(ctx, admin, "altyn")
+	if err != nil {
+		return err
+	}
 	progress(log, "timing Charge: %d clients for %v", c.clients, c.duration)
 	before := sampleCPU()
 	p := drive(ctx, a.client, c.clients, c.duration, s)
@@ -201,6 +227,17 @@ func chargePhase(ctx context.Context, c config, a *altyn, admin *pgx.Conn, rep *
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	time.Sleep(1100 * time.Millisecond) // backends report their counters at most once a second
+	dbAfter, err := sampleDB(ctx, admin, "altyn")
+	if err != nil {
+		return err
+	}
+	rep.Charge.DB = dbBetween(dbBefore, dbAfter, p.Completed)
+	hot, err := hotShare(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	rep.Charge.DB.HOTShare = &hot
 	if u, ok := cpuBetween(before, after, p.Elapsed, 0); ok {
 		rep.Charge.CPU = &u
 	}
