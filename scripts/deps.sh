@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages altyn's run and tests need on a Debian
 # machine: PostgreSQL's server binaries (the embedded database and the test
-# database), curl and jq (the README's examples, which a test runs).
-# Chromium is added by the widget's tests when they land.
+# database), curl and jq (the README's examples, which a test runs),
+# Chromium (the widget's browser tests) and brotli (the widget's wasm is
+# served brotli-compressed; go generate ./widget and its test use it).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
+[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null || need+=(chromium)
+command -v brotli >/dev/null || need+=(brotli)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
