@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test deps generate lint bench fuzz
+.PHONY: run test deps generate lint bench fuzz widget
 
 run: deps
 	$(GO) run ./server
@@ -14,6 +14,7 @@ test: deps lint
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	GOOS=js GOARCH=wasm $(GO) build -o /dev/null ./cryptogram/
+	GOOS=js GOARCH=wasm $(GO) vet ./widget/wasm/
 	$(GO) test -race -timeout 20m ./...
 
 deps:
@@ -29,6 +30,12 @@ lint: generate
 
 bench: deps
 	$(GO) run ./server/bench
+
+# widget rebuilds the widget's WebAssembly core (widget/assets/altyn.wasm,
+# .br, .gz) after a change to widget/wasm, its packages or the Go version;
+# a test fails while the committed files differ from what this makes.
+widget: deps
+	$(GO) generate ./widget
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 5m ./cryptogram/

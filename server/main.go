@@ -3,6 +3,7 @@
 //	go run ./server                       serve (embedded PostgreSQL and a demo merchant unless DATABASE_URL is set)
 //	go run ./server merchant create -name "My shop" [-test=false] [-auto-capture-days N]
 //	go run ./server merchant rotate-key -public-id pk_…
+//	go run ./server merchant notify -public-id pk_… [-type Pay -url https://… -format altyn|cloudpayments|cloudpayments-json|ecommpay -method POST|GET -email shop@example.com -enabled=false]
 //	go run ./server seal -public-id pk_… -card 4000000000003055 [-exp 12/30] [-cvv 123] [-url http://127.0.0.1:8080]
 //
 // Environment:
@@ -14,6 +15,9 @@
 //	ALTYN_MASTER_KEY       the master key, base64 of 32 bytes; or
 //	ALTYN_MASTER_KEY_FILE  a file holding it. Without either, a key is generated into ALTYN_DATA/master.key (demo only).
 //	ALTYN_LOG_LEVEL        debug, info (default), warn or error
+//	ALTYN_SMTP_ADDR        host:port of the SMTP relay for e-mail notifications (none by default)
+//	ALTYN_SMTP_FROM        their sender address (default altyn@localhost)
+//	ALTYN_SMTP_USERNAME, ALTYN_SMTP_PASSWORD  PLAIN auth at the relay, if it wants it
 package main
 
 import (
@@ -156,7 +160,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer e.close()
-	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, BaseURL: baseURL, Logger: log})
+	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, BaseURL: baseURL, Logger: log, Notify: notifyConfig()})
 	if err != nil {
 		ln.Close()
 		return err
@@ -164,9 +168,11 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	defer a.Close()
 
 	if e.embedded && *demo {
-		if err := printDemoMerchant(ctx, a.Merchants, baseURL); err != nil {
+		publicID, err := printDemoMerchant(ctx, a.Merchants, baseURL)
+		if err != nil {
 			return err
 		}
+		a.DemoPublicID = publicID // the merchant of /demo
 	}
 
 	var protocols http.Protocols
@@ -180,9 +186,21 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
+	notifierDone := make(chan struct{})
+	runnerDone := make(chan struct{})
 	go func() {
 		defer close(done)
 		a.Engine.RunWorkers(workers, 5*time.Second)
+		<-notifierDone
+		<-runnerDone
+	}()
+	go func() {
+		defer close(notifierDone)
+		a.Notifier.Run(workers) // merchant notifications: every replica runs it
+	}()
+	go func() {
+		defer close(runnerDone)
+		a.Runner.Run(workers) // subscription billing: every replica runs it
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -206,8 +224,8 @@ func serve(ctx context.Context, log *slog.Logger) error {
 
 // printDemoMerchant creates the demo merchant on the first run and prints
 // its credentials on every run: the secret is recoverable because it is
-// stored wrapped (it also signs notifications).
-func printDemoMerchant(ctx context.Context, ms *merchants.Service, baseURL string) error {
+// stored wrapped (it also signs notifications). It returns the public id.
+func printDemoMerchant(ctx context.Context, ms *merchants.Service, baseURL string) (string, error) {
 	path := filepath.Join(env("ALTYN_DATA", "data"), "demo-merchant")
 	publicID := ""
 	if b, err := os.ReadFile(path); err == nil {
@@ -216,16 +234,16 @@ func printDemoMerchant(ctx context.Context, ms *merchants.Service, baseURL strin
 	if _, err := ms.ByPublicID(ctx, publicID); publicID == "" || errors.Is(err, merchants.ErrNotFound) {
 		c, err := ms.Create(ctx, merchants.CreateOptions{Name: "Demo shop", TestMode: true})
 		if err != nil {
-			return err
+			return "", err
 		}
 		publicID = c.Merchant.PublicID
 		if err := os.WriteFile(path, []byte(publicID+"\n"), 0o600); err != nil {
-			return err
+			return "", err
 		}
 	}
 	secret, err := ms.Secret(ctx, publicID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf(`
 altyn is running at %[1]s  (Connect, gRPC and gRPC-Web)
@@ -233,13 +251,14 @@ altyn is running at %[1]s  (Connect, gRPC and gRPC-Web)
   demo merchant (test mode, sandbox acquirer)
     public id   %[2]s
     API secret  %[3]s
+    demo shop   %[1]s/demo   (the payment widget in a browser: docs/widget.md)
 
   try:
     curl -u %[2]s:%[3]s -H 'Content-Type: application/json' -d '{"payment_id":"pay_x"}' %[1]s/altyn.v1.PaymentService/GetPayment
     grpcurl -plaintext 127.0.0.1:%[4]s list
 
 `, baseURL, publicID, secret, portOf(baseURL))
-	return nil
+	return publicID, nil
 }
 
 func portOf(url string) string {
@@ -251,14 +270,14 @@ func portOf(url string) string {
 
 func merchantCommand(ctx context.Context, log *slog.Logger, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: merchant create -name NAME [-test=false] [-auto-capture-days N] | merchant rotate-key -public-id ID")
+		return errors.New("usage: merchant create -name NAME [-test=false] [-auto-capture-days N] | merchant rotate-key -public-id ID | merchant notify -public-id ID [-type T -url URL …]")
 	}
 	e, err := setup(ctx, log, false)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, Logger: log})
+	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, Logger: log, Notify: notifyConfig()})
 	if err != nil {
 		return err
 	}
@@ -276,6 +295,8 @@ func merchantCommand(ctx context.Context, log *slog.Logger, args []string) error
 		}
 		fmt.Printf("merchant %s created\npublic id   %s\nAPI secret  %s   (shown once; keep it secret)\n", c.Merchant.ID, c.Merchant.PublicID, c.Secret)
 		return nil
+	case "notify":
+		return notifyCommand(ctx, a, args[1:])
 	case "rotate-key":
 		fs := flag.NewFlagSet("merchant rotate-key", flag.ExitOnError)
 		publicID := fs.String("public-id", "", "the merchant's public id (required)")

@@ -58,6 +58,14 @@ type Payment struct {
 	ACSURL           string
 	PaReq            string
 	TestMode         bool
+	// TokenID is the saved card this payment paid with or created.
+	TokenID string
+	// Recurrent is the recurrent plan the payment asked for (JSON of
+	// subscriptions.Plan), or nil: once approved, it starts a subscription.
+	Recurrent json.RawMessage
+	// SubscriptionID is the subscription that charged this payment, or the
+	// one this payment started.
+	SubscriptionID string
 	// PendingOp names an acquirer call whose answer was lost ("capture",
 	// "void"); the resolver finishes it. Empty when altyn and the acquirer agree.
 	PendingOp    string
@@ -104,12 +112,16 @@ type Idempotency struct {
 
 // Effects are the writes that commit together with a payment's change.
 type Effects struct {
-	Claim        *Idempotency // insert this idempotency key (ErrKeyUsed if it exists)
-	Answer       *Idempotency // store the response of this key
-	Release      *Idempotency // delete this key (the request failed and may be retried)
-	InsertRefund *Refund
-	UpdateRefund *Refund // status change of an existing refund
-	DeleteRefund *Refund // a refund the acquirer refused
+	Claim         *Idempotency // insert this idempotency key (ErrKeyUsed if it exists)
+	Answer        *Idempotency // store the response of this key
+	Release       *Idempotency // delete this key (the request failed and may be retried)
+	InsertRefund  *Refund
+	UpdateRefund  *Refund // status change of an existing refund
+	DeleteRefund  *Refund // a refund the acquirer refused
+	SaveToken     *Token  // a card to save (or revive) for the payment's account
+	ActivateToken string  // a token saved inactive whose payment succeeded
+	DropToken     string  // a token saved inactive whose payment failed: erase its card
+	Outbox        []OutboxMessage
 }
 
 // More errors of the payment writes.
@@ -124,7 +136,8 @@ const paymentColumns = `id, merchant_id, transaction_id, status, two_stage, amou
 	authorized_amount, captured_amount, refunded_amount, invoice_id, account_id, description, email,
 	ip_address, cardholder_name, data, card_first_six, card_last_four, card_brand, card_exp_month,
 	card_exp_year, auth_code, reason_code, reason, acs_url, pa_req, test_mode, pending_op,
-	created_at, updated_at, authorized_at, captured_at, cancelled_at, declined_at, expires_at`
+	created_at, updated_at, authorized_at, captured_at, cancelled_at, declined_at, expires_at, token_id,
+	recurrent, subscription_id`
 
 func scanPayment(row pgx.Row) (*Payment, error) {
 	var p Payment
@@ -134,7 +147,8 @@ func scanPayment(row pgx.Row) (*Payment, error) {
 		&p.AuthorizedAmount, &p.CapturedAmount, &p.RefundedAmount, &p.InvoiceID, &p.AccountID, &p.Description, &p.Email,
 		&p.IPAddress, &p.CardholderName, &p.Data, &p.CardFirstSix, &p.CardLastFour, &p.CardBrand, &p.CardExpMonth,
 		&p.CardExpYear, &p.AuthCode, &p.ReasonCode, &p.Reason, &p.ACSURL, &p.PaReq, &p.TestMode, &p.PendingOp,
-		&p.CreatedAt, &p.UpdatedAt, &auth, &capt, &canc, &decl, &exp)
+		&p.CreatedAt, &p.UpdatedAt, &auth, &capt, &canc, &decl, &exp, &p.TokenID,
+		&p.Recurrent, &p.SubscriptionID)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -146,16 +160,19 @@ func scanPayment(row pgx.Row) (*Payment, error) {
 }
 
 func paymentArgs(p *Payment) []any {
-	var data any
+	var data, recurrent any
 	if len(p.Data) > 0 {
 		data = string(p.Data)
+	}
+	if len(p.Recurrent) > 0 {
+		recurrent = string(p.Recurrent)
 	}
 	return []any{p.ID, p.MerchantID, p.TransactionID, string(p.Status), p.TwoStage, p.Amount, p.Currency,
 		p.AuthorizedAmount, p.CapturedAmount, p.RefundedAmount, p.InvoiceID, p.AccountID, p.Description, p.Email,
 		p.IPAddress, p.CardholderName, data, p.CardFirstSix, p.CardLastFour, p.CardBrand, p.CardExpMonth,
 		p.CardExpYear, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq, p.TestMode, p.PendingOp,
 		p.CreatedAt, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
-		timePtr(p.DeclinedAt), timePtr(p.ExpiresAt)}
+		timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), p.TokenID, recurrent, p.SubscriptionID}
 }
 
 // CreatePayment inserts a new payment together with its idempotency claim
@@ -179,7 +196,7 @@ func (s *Store) CreatePayment(ctx context.Context, p *Payment, claim *Idempotenc
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (
 			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)`, paymentArgs(p)...); err != nil {
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`, paymentArgs(p)...); err != nil {
 			return fmt.Errorf("insert payment: %w", classify(err))
 		}
 		return nil
@@ -212,12 +229,12 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 		tag, err := tx.Exec(ctx, `UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
 			refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
 			pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
-			declined_at = $17, expires_at = $18
+			declined_at = $17, expires_at = $18, token_id = $20
 			WHERE id = $1 AND merchant_id = $2 AND status = $19`,
 			p.ID, p.MerchantID, string(p.Status), p.AuthorizedAmount, p.CapturedAmount,
 			p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
 			p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
-			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from))
+			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", classify(err))
 		}
@@ -226,6 +243,13 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 		}
 		if err := applyEffects(ctx, tx, eff); err != nil {
 			return err
+		}
+		if t := eff.SaveToken; t != nil && t.ID != p.TokenID {
+			// The account had this card saved already: point at that token.
+			p.TokenID = t.ID
+			if _, err := tx.Exec(ctx, `UPDATE payments SET token_id = $2 WHERE id = $1`, p.ID, t.ID); err != nil {
+				return fmt.Errorf("link token: %w", err)
+			}
 		}
 		out = p
 		return nil
@@ -264,8 +288,33 @@ func applyEffects(ctx context.Context, tx pgx.Tx, e Effects) error {
 		}
 	}
 	if r := e.UpdateRefund; r != nil {
-		if _, err := tx.Exec(ctx, `UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1`, r.ID, string(r.Status), r.UpdatedAt); err != nil {
+		tag, err := tx.Exec(ctx, `UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'Pending'`, r.ID, string(r.Status), r.UpdatedAt)
+		if err != nil {
 			return fmt.Errorf("update refund: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return ErrStale // someone else settled it first
+		}
+	}
+	if t := e.SaveToken; t != nil {
+		if err := saveToken(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	if id := e.ActivateToken; id != "" {
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET deleted_at = NULL WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("activate token: %w", err)
+		}
+	}
+	if id := e.DropToken; id != "" {
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET pan_sealed = '\x'::BYTEA, key_wrapped = '\x'::BYTEA
+			WHERE id = $1 AND deleted_at IS NOT NULL`, id); err != nil {
+			return fmt.Errorf("drop token: %w", err)
+		}
+	}
+	for _, m := range e.Outbox {
+		if err := insertOutbox(ctx, tx, m); err != nil {
+			return err
 		}
 	}
 	if r := e.DeleteRefund; r != nil {

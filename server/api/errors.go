@@ -21,6 +21,7 @@ var kindCodes = map[payments.Kind]connect.Code{
 	payments.KindConflict:        connect.CodeAlreadyExists,
 	payments.KindUnavailable:     connect.CodeUnavailable,
 	payments.KindUnauthenticated: connect.CodeUnauthenticated,
+	payments.KindPermission:      connect.CodePermissionDenied,
 }
 
 // connectError maps a domain error to a Connect error with an ErrorDetail.

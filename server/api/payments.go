@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -42,29 +43,65 @@ func idempotencyKey(field string, h interface{ Get(string) string }) string {
 	return h.Get("X-Request-ID")
 }
 
+// payRequest is what Charge and Authorize requests share.
+type payRequest interface {
+	GetAmount() *altynv1.Money
+	GetCryptogram() string
+	GetToken() string
+	GetInitiator() altynv1.Initiator
+	GetScheduled() bool
+	GetInvoiceId() string
+	GetAccountId() string
+	GetDescription() string
+	GetEmail() string
+	GetIpAddress() string
+	GetCardholderName() string
+	GetData() *structpb.Struct
+	GetTermUrl() string
+	GetIdempotencyKey() string
+	GetRecurrent() *altynv1.RecurrentPlan
+}
+
+var initiators = map[altynv1.Initiator]payments.Initiator{
+	altynv1.Initiator_INITIATOR_UNSPECIFIED: "",
+	altynv1.Initiator_INITIATOR_CARDHOLDER:  payments.InitiatorCardholder,
+	altynv1.Initiator_INITIATOR_MERCHANT:    payments.InitiatorMerchant,
+}
+
 // payCommand builds the command shared by Charge and Authorize.
-func payCommand(ctx context.Context, twoStage bool, amount *altynv1.Money, cryptogram, invoiceID, accountID, description,
-	email, ip, name string, data *structpb.Struct, termURL, key string) (payments.PayCommand, error) {
+func payCommand(ctx context.Context, twoStage bool, m payRequest, h http.Header) (payments.PayCommand, error) {
 	cmd := payments.PayCommand{
 		MerchantID: merchantFrom(ctx).ID, TwoStage: twoStage,
-		Amount: amount.GetAmount(), Currency: amount.GetCurrency(),
-		Cryptogram: cryptogram, InvoiceID: invoiceID, AccountID: accountID, Description: description,
-		Email: email, IPAddress: ip, CardholderName: name, TermURL: termURL, IdempotencyKey: key,
+		Amount: m.GetAmount().GetAmount(), Currency: m.GetAmount().GetCurrency(),
+		Cryptogram: m.GetCryptogram(), Token: m.GetToken(), Scheduled: m.GetScheduled(),
+		InvoiceID: m.GetInvoiceId(), AccountID: m.GetAccountId(), Description: m.GetDescription(),
+		Email: m.GetEmail(), IPAddress: m.GetIpAddress(), CardholderName: m.GetCardholderName(),
+		TermURL: m.GetTermUrl(), IdempotencyKey: idempotencyKey(m.GetIdempotencyKey(), h),
 	}
-	if data != nil {
+	initiator, ok := initiators[m.GetInitiator()]
+	if !ok {
+		return cmd, invalid("initiator", "enum", "initiator is not a known value")
+	}
+	cmd.Initiator = initiator
+	if data := m.GetData(); data != nil {
 		b, err := protojson.Marshal(data)
 		if err != nil {
 			return cmd, invalid("data", "json", "data must be a JSON object")
 		}
 		cmd.Data = b
 	}
+	if r := m.GetRecurrent(); r != nil {
+		plan, err := planOf(r, cmd.Currency)
+		if err != nil {
+			return cmd, err
+		}
+		cmd.Recurrent = plan
+	}
 	return cmd, nil
 }
 
 func (s *paymentServer) Charge(ctx context.Context, req *connect.Request[altynv1.ChargeRequest]) (*connect.Response[altynv1.ChargeResponse], error) {
-	m := req.Msg
-	cmd, err := payCommand(ctx, false, m.Amount, m.Cryptogram, m.InvoiceId, m.AccountId, m.Description, m.Email,
-		m.IpAddress, m.CardholderName, m.Data, m.TermUrl, idempotencyKey(m.IdempotencyKey, req.Header()))
+	cmd, err := payCommand(ctx, false, req.Msg, req.Header())
 	if err != nil {
 		return nil, connectError(ctx, s.log, err)
 	}
@@ -76,9 +113,7 @@ func (s *paymentServer) Charge(ctx context.Context, req *connect.Request[altynv1
 }
 
 func (s *paymentServer) Authorize(ctx context.Context, req *connect.Request[altynv1.AuthorizeRequest]) (*connect.Response[altynv1.AuthorizeResponse], error) {
-	m := req.Msg
-	cmd, err := payCommand(ctx, true, m.Amount, m.Cryptogram, m.InvoiceId, m.AccountId, m.Description, m.Email,
-		m.IpAddress, m.CardholderName, m.Data, m.TermUrl, idempotencyKey(m.IdempotencyKey, req.Header()))
+	cmd, err := payCommand(ctx, true, req.Msg, req.Header())
 	if err != nil {
 		return nil, connectError(ctx, s.log, err)
 	}
@@ -219,6 +254,8 @@ func PaymentProto(res *payments.Result) *altynv1.Payment {
 		ReasonCode:     int32(p.ReasonCode),
 		Reason:         p.Reason,
 		TestMode:       p.TestMode,
+		Token:          p.TokenID,
+		SubscriptionId: p.SubscriptionID,
 		CreatedAt:      timestamp(p.CreatedAt),
 		AuthorizedAt:   timestamp(p.AuthorizedAt),
 		CapturedAt:     timestamp(p.CapturedAt),

@@ -16,10 +16,14 @@ import (
 	"github.com/altynpay/altyn/gen/grpc/health/v1/healthv1connect"
 	"github.com/altynpay/altyn/server/acquirer"
 	"github.com/altynpay/altyn/server/api"
+	"github.com/altynpay/altyn/server/invoices"
 	"github.com/altynpay/altyn/server/merchants"
+	"github.com/altynpay/altyn/server/notify"
 	"github.com/altynpay/altyn/server/payments"
+	"github.com/altynpay/altyn/server/subscriptions"
 	"github.com/altynpay/altyn/server/vault"
 	"github.com/altynpay/altyn/store"
+	"github.com/altynpay/altyn/widget"
 )
 
 // Config is what an App needs from its environment.
@@ -33,6 +37,12 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now     func() time.Time
 	Payment payments.Config
+	// Notify holds the notifier's limits and SMTP relay; zero fields take
+	// notify.DefaultConfig's values.
+	Notify notify.Config
+	// Runner sizes the subscription runner; zero fields take
+	// subscriptions.DefaultRunnerConfig's values.
+	Runner subscriptions.RunnerConfig
 }
 
 // App is a running altyn without its listener.
@@ -41,8 +51,18 @@ type App struct {
 	Merchants *merchants.Service
 	Sandbox   *acquirer.Sandbox
 	Engine    *payments.Engine
-	Handler   http.Handler
-	log       *slog.Logger
+	Notifier  *notify.Notifier // run Notifier.Run on every replica
+	Invoices  *invoices.Service
+	// Subscriptions are recurring plans and test clocks; run Runner.Run on
+	// every replica.
+	Subscriptions *subscriptions.Service
+	Runner        *subscriptions.Runner
+	Handler       http.Handler
+	// DemoPublicID is the merchant whose shop /demo shows when the URL
+	// names none (?publicId=); main sets it to the demo merchant.
+	DemoPublicID string
+	baseURL      string
+	log          *slog.Logger
 }
 
 // ACSPath is where the sandbox acquirer's 3-D Secure page is served.
@@ -71,8 +91,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ACSBaseURL: cfg.BaseURL + ACSPath,
 		Now:        cfg.Now,
 	})
-	engine := payments.New(st, ms, sandbox, cfg.Now, cfg.Logger, cfg.Payment)
-	a := &App{Store: st, Merchants: ms, Sandbox: sandbox, Engine: engine, log: cfg.Logger}
+	engine := payments.New(st, ms, cfg.MasterKey, sandbox, cfg.Now, cfg.Logger, cfg.Payment)
+	notifier := notify.New(st, ms, cfg.Notify, cfg.Now, cfg.Logger)
+	engine.SetChecker(notifier)
+	engine.OnApproved(func(context.Context, *store.Payment) { notifier.Poke() }) // Pay goes out at once
+	a := &App{Store: st, Merchants: ms, Sandbox: sandbox, Engine: engine, Notifier: notifier, log: cfg.Logger}
+	a.Invoices, a.baseURL = invoices.New(st, engine, ms, cfg.Now, cfg.Logger, cfg.BaseURL), cfg.BaseURL
+	a.Subscriptions = subscriptions.New(st, engine, ms, cfg.Now, cfg.Logger) // hooks: a payment's recurrent plan
+	a.Runner = a.Subscriptions.NewRunner(cfg.Runner)
 	a.Handler = a.routes()
 	return a, nil
 }
@@ -86,15 +112,23 @@ func (a *App) routes() http.Handler {
 	private := connect.WithInterceptors(api.NewAuthInterceptor(a.Merchants, a.log))
 
 	mux.Handle(altynv1connect.NewPaymentServiceHandler(api.NewPaymentServer(a.Engine, a.log), recovery, private))
-	mux.Handle(altynv1connect.NewCheckoutServiceHandler(api.NewCheckoutServer(a.Merchants, a.log), recovery))
+	mux.Handle(altynv1connect.NewTokenServiceHandler(api.NewTokenServer(a.Engine, a.log), recovery, private))
+	mux.Handle(altynv1connect.NewNotificationServiceHandler(api.NewNotificationServer(a.Notifier, a.log), recovery, private))
+	mux.Handle(altynv1connect.NewCheckoutServiceHandler(api.NewCheckoutServer(a.Merchants, a.Engine, a.Invoices, a.baseURL+widget.ThreeDSPath, a.log), recovery))
+	mux.Handle(altynv1connect.NewInvoiceServiceHandler(api.NewInvoiceServer(a.Invoices, a.log), recovery, private))
+	mux.Handle(altynv1connect.NewSubscriptionServiceHandler(api.NewSubscriptionServer(a.Subscriptions, a.log), recovery, private))
+	mux.Handle(altynv1connect.NewTestClockServiceHandler(api.NewTestClockServer(a.Subscriptions, a.log), recovery, private))
 	mux.Handle(healthv1connect.NewHealthHandler(api.NewHealthServer(a.Store.Pool().Ping,
-		altynv1connect.PaymentServiceName, altynv1connect.CheckoutServiceName)))
+		altynv1connect.PaymentServiceName, altynv1connect.CheckoutServiceName, altynv1connect.InvoiceServiceName)))
 
-	reflector := grpcreflect.NewStaticReflector(altynv1connect.PaymentServiceName, altynv1connect.CheckoutServiceName, healthv1connect.HealthName)
+	reflector := grpcreflect.NewStaticReflector(altynv1connect.PaymentServiceName, altynv1connect.TokenServiceName,
+		altynv1connect.NotificationServiceName, altynv1connect.CheckoutServiceName, altynv1connect.InvoiceServiceName,
+		altynv1connect.SubscriptionServiceName, altynv1connect.TestClockServiceName, healthv1connect.HealthName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
 	mux.Handle(ACSPath, a.Sandbox.Handler())
+	a.widgetRoutes(mux)
 	mux.HandleFunc("POST "+TermPath, a.serveTerm)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -26,7 +26,9 @@ import (
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
 	"github.com/altynpay/altyn/server/app"
 	"github.com/altynpay/altyn/server/merchants"
+	"github.com/altynpay/altyn/server/notify"
 	"github.com/altynpay/altyn/server/payments"
+	"github.com/altynpay/altyn/server/subscriptions"
 	"github.com/altynpay/altyn/server/vault"
 	"github.com/altynpay/altyn/store"
 	"github.com/altynpay/altyn/store/storetest"
@@ -66,15 +68,61 @@ type Env struct {
 	Connect altynv1connect.PaymentServiceClient
 	GRPC    altynv1connect.PaymentServiceClient
 	HTTP    *http.Client
+	// Notifications is a NotificationService client authenticated as Merchant.
+	Notifications altynv1connect.NotificationServiceClient
+	// Subscriptions and TestClocks are clients authenticated as Merchant.
+	Subscriptions altynv1connect.SubscriptionServiceClient
+	TestClocks    altynv1connect.TestClockServiceClient
+	// DatabaseURL and Master let a test start another altyn on the same
+	// database (WithDatabase), as a restart or a second replica.
+	DatabaseURL string
+	Master      *vault.MasterKey
+
+	closeOnce sync.Once
+	close     func()
 }
 
 // Option changes how New builds the Env.
 type Option func(*options)
 
 type options struct {
-	merchant merchants.CreateOptions
-	payment  payments.Config
+	merchant    merchants.CreateOptions
+	payment     payments.Config
+	notify      notify.Config
+	runNotifier bool
+	runRunner   bool
+	runner      subscriptions.RunnerConfig
+	databaseURL string
+	master      *vault.MasterKey
+	clock       *Clock
 }
+
+// WithNotifyConfig sets the notifier's limits (e.g. short timeouts).
+func WithNotifyConfig(c notify.Config) Option { return func(opts *options) { opts.notify = c } }
+
+// WithNotifier runs the notification worker, as every replica does; it
+// stops when the Env closes.
+func WithNotifier() Option { return func(opts *options) { opts.runNotifier = true } }
+
+// WithRunner runs the subscription runner, as every replica does; it
+// stops when the Env closes.
+func WithRunner() Option { return func(opts *options) { opts.runRunner = true } }
+
+// WithRunnerConfig sizes the subscription runner (whether it runs or the
+// test calls App.Runner.RunOnce).
+func WithRunnerConfig(c subscriptions.RunnerConfig) Option {
+	return func(opts *options) { opts.runner = c }
+}
+
+// WithDatabase starts altyn on an existing database with its master key
+// (another Env's DatabaseURL and Master) instead of a fresh one: a restart,
+// or a second replica.
+func WithDatabase(url string, master *vault.MasterKey) Option {
+	return func(opts *options) { opts.databaseURL, opts.master = url, master }
+}
+
+// WithClock shares a clock with another Env.
+func WithClock(c *Clock) Option { return func(opts *options) { opts.clock = c } }
 
 // WithMerchant sets the test merchant's options.
 func WithMerchant(o merchants.CreateOptions) Option { return func(opts *options) { opts.merchant = o } }
@@ -90,13 +138,22 @@ func New(t testing.TB, opt ...Option) *Env {
 		f(&o)
 	}
 	ctx := context.Background()
-	master, _, err := vault.Generate()
-	if err != nil {
-		t.Fatal(err)
+	master, dbURL := o.master, o.databaseURL
+	if master == nil {
+		var err error
+		if master, _, err = vault.Generate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dbURL == "" {
+		dbURL = storetest.DatabaseURL(t)
 	}
 	// The clock starts at the real time: cryptograms made outside the test
 	// (the README's commands) carry the real time too.
-	clock := &Clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	clock := o.clock
+	if clock == nil {
+		clock = &Clock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
@@ -106,8 +163,8 @@ func New(t testing.TB, opt ...Option) *Env {
 	}
 	base := "http://" + ln.Addr().String()
 	a, err := app.New(ctx, app.Config{
-		DatabaseURL: storetest.DatabaseURL(t), MasterKey: master, BaseURL: base,
-		Logger: log, Now: clock.Now, Payment: o.payment,
+		DatabaseURL: dbURL, MasterKey: master, BaseURL: base,
+		Logger: log, Now: clock.Now, Payment: o.payment, Notify: o.notify, Runner: o.runner,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +177,35 @@ func New(t testing.TB, opt ...Option) *Env {
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
-	t.Cleanup(func() {
+	stopNotifier := func() {}
+	if o.runNotifier {
+		nctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Notifier.Run(nctx)
+		}()
+		stopNotifier = func() { cancel(); <-done }
+	}
+	stopRunner := func() {}
+	if o.runRunner {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Runner.Run(rctx)
+		}()
+		stopRunner = func() { cancel(); <-done }
+	}
+	e := &Env{App: a, URL: base, Clock: clock, Logs: logs, HTTP: H2CClient(), DatabaseURL: dbURL, Master: master}
+	e.close = func() {
+		stopRunner()
+		stopNotifier()
 		srv.Close()
 		a.Close()
+	}
+	t.Cleanup(func() {
+		e.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
@@ -136,12 +219,19 @@ func New(t testing.TB, opt ...Option) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{App: a, URL: base, Clock: clock, Merchant: created.Merchant, Secret: created.Secret, Key: key, Logs: logs, HTTP: H2CClient()}
+	e.Merchant, e.Secret, e.Key = created.Merchant, created.Secret, key
 	auth := connect.WithInterceptors(BasicAuth(created.Merchant.PublicID, created.Secret))
 	e.Connect = altynv1connect.NewPaymentServiceClient(e.HTTP, base, auth)
 	e.GRPC = altynv1connect.NewPaymentServiceClient(e.HTTP, base, auth, connect.WithGRPC())
+	e.Notifications = altynv1connect.NewNotificationServiceClient(e.HTTP, base, auth)
+	e.Subscriptions = altynv1connect.NewSubscriptionServiceClient(e.HTTP, base, auth)
+	e.TestClocks = altynv1connect.NewTestClockServiceClient(e.HTTP, base, auth)
 	return e
 }
+
+// Close stops the Env's notifier, server and App (as a killed replica
+// would stop); t.Cleanup calls it too, and a second call does nothing.
+func (e *Env) Close() { e.closeOnce.Do(e.close) }
 
 // H2CClient speaks HTTP/2 without TLS (and HTTP/1.1), as gRPC clients do.
 func H2CClient() *http.Client {

@@ -103,7 +103,17 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (*Created, error)
 // RotateKey adds a new current cryptogram key; older keys keep opening
 // cryptograms until retired.
 func (s *Service) RotateKey(ctx context.Context, m *store.Merchant) (string, error) {
-	key, err := s.newKey(m.ID, s.now().UTC())
+	keys, err := s.store.MerchantKeys(ctx, m.ID)
+	if err != nil {
+		return "", err
+	}
+	now := s.now().UTC()
+	if len(keys) > 0 && !now.After(keys[0].CreatedAt) {
+		// The newest key is the current one: keep creation times strictly
+		// increasing even under a clock that stands still (tests).
+		now = keys[0].CreatedAt.Add(time.Millisecond)
+	}
+	key, err := s.newKey(m.ID, now)
 	if err != nil {
 		return "", err
 	}

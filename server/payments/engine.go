@@ -26,6 +26,7 @@ import (
 
 	"github.com/altynpay/altyn/server/acquirer"
 	"github.com/altynpay/altyn/server/merchants"
+	"github.com/altynpay/altyn/server/vault"
 	"github.com/altynpay/altyn/store"
 )
 
@@ -70,10 +71,34 @@ type Engine struct {
 	log       *slog.Logger
 	cfg       Config
 	validate  *validator.Validate
+	master    *vault.MasterKey
+
+	checker    Checker
+	onApproved []func(ctx context.Context, p *store.Payment)
+	beforePay  []func(ctx context.Context, cmd *PayCommand) error
+}
+
+// BeforePay registers a function that sees every payment command after it
+// is validated and before anything is recorded; it may complete the command
+// (the subscriptions service fills in Recurrent) or refuse it with an
+// *Error. Call it before serving.
+func (e *Engine) BeforePay(f func(ctx context.Context, cmd *PayCommand) error) {
+	e.beforePay = append(e.beforePay, f)
+}
+
+// SetChecker makes the engine ask c before every payment goes to the
+// acquirer (the merchant's Check notification). Call it before serving.
+func (e *Engine) SetChecker(c Checker) { e.checker = c }
+
+// OnApproved registers a function called after a payment is approved
+// (charged or authorized, directly, after 3-D Secure or by the resolver).
+// Call it before serving.
+func (e *Engine) OnApproved(f func(ctx context.Context, p *store.Payment)) {
+	e.onApproved = append(e.onApproved, f)
 }
 
 // New makes an engine. now is the clock (tests and the sandbox move it).
-func New(st *store.Store, ms *merchants.Service, acq acquirer.Acquirer, now func() time.Time, log *slog.Logger, cfg Config) *Engine {
+func New(st *store.Store, ms *merchants.Service, master *vault.MasterKey, acq acquirer.Acquirer, now func() time.Time, log *slog.Logger, cfg Config) *Engine {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	// Name fields in errors as the API does ("amount.currency"), not as Go does.
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
@@ -82,7 +107,7 @@ func New(st *store.Store, ms *merchants.Service, acq acquirer.Acquirer, now func
 		}
 		return f.Name
 	})
-	return &Engine{store: st, merchants: ms, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: v}
+	return &Engine{store: st, merchants: ms, master: master, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: v}
 }
 
 // Result is what a command answers: the payment as it stands after the

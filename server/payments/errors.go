@@ -19,6 +19,7 @@ const (
 	KindConflict                     // the idempotency key or cryptogram was used: AlreadyExists
 	KindUnavailable                  // the acquirer did not answer: Unavailable
 	KindUnauthenticated
+	KindPermission // PermissionDenied
 )
 
 // Error is an engine error with a stable machine-readable reason.

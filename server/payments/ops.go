@@ -186,9 +186,14 @@ func (e *Engine) finishPending(ctx context.Context, p *store.Payment, op string,
 		if p.PendingOp != op {
 			return store.Effects{}, errSettled
 		}
-		p.PendingOp, p.UpdatedAt = "", e.now()
+		now := e.now()
+		p.PendingOp, p.UpdatedAt = "", now
 		res = &Result{Payment: p, Refunds: refunds}
-		return store.Effects{Answer: answerOf(claim, res)}, nil
+		typ := EventConfirm
+		if op == "void" {
+			typ = EventCancel
+		}
+		return store.Effects{Answer: answerOf(claim, res), Outbox: []store.OutboxMessage{event(typ, p, nil, now)}}, nil
 	})
 	if errors.Is(err, errSettled) {
 		return e.result(ctx, p)
@@ -297,8 +302,16 @@ func (e *Engine) completeRefund(ctx context.Context, p *store.Payment, refund *s
 	_, err = e.store.ModifyPayment(ctx, p.MerchantID, p.ID, func(p *store.Payment) (store.Effects, error) {
 		p.UpdatedAt = done.UpdatedAt
 		res = &Result{Payment: p, Refunds: refunds, Refund: &done}
-		return store.Effects{UpdateRefund: &done, Answer: answerOf(claim, res)}, nil
+		return store.Effects{UpdateRefund: &done, Answer: answerOf(claim, res),
+			Outbox: []store.OutboxMessage{event(EventRefund, p, &done, done.UpdatedAt)}}, nil
 	})
+	if errors.Is(err, store.ErrStale) {
+		res, err := e.result(ctx, p)
+		if err == nil {
+			res.Refund = &done
+		}
+		return res, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("confirm refund: %w", err)
 	}

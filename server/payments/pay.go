@@ -16,16 +16,20 @@ import (
 // above any card limit and far below int64 overflow when amounts are added.
 const MaxAmount = 1_000_000_000_000
 
-// PayCommand asks for a payment by cryptogram: one-stage (Charge) or
-// two-stage (Authorize).
+// PayCommand asks for a payment by cryptogram or saved-card token:
+// one-stage (Charge) or two-stage (Authorize).
 type PayCommand struct {
 	MerchantID     string          `json:"-" validate:"required"`
 	TwoStage       bool            `json:"two_stage"`
 	Amount         int64           `json:"amount" field:"amount.amount" validate:"gt=0,lte=1000000000000"`
 	Currency       string          `json:"currency" field:"amount.currency" validate:"required,iso4217"`
-	Cryptogram     string          `json:"cryptogram" field:"cryptogram" validate:"required,max=8192"`
+	Cryptogram     string          `json:"cryptogram" field:"cryptogram" validate:"required_without=Token,excluded_with=Token,max=8192"`
+	Token          string          `json:"token" field:"token" validate:"max=64"`
+	Initiator      Initiator       `json:"initiator" field:"initiator" validate:"omitempty,oneof=cardholder merchant"`
+	Scheduled      bool            `json:"scheduled"`
+	SaveCard       bool            `json:"save_card"`
 	InvoiceID      string          `json:"invoice_id" field:"invoice_id" validate:"max=100"`
-	AccountID      string          `json:"account_id" field:"account_id" validate:"max=100"`
+	AccountID      string          `json:"account_id" field:"account_id" validate:"required_with=Token,required_if=SaveCard true,max=100"`
 	Description    string          `json:"description" field:"description" validate:"max=1000"`
 	Email          string          `json:"email" field:"email" validate:"omitempty,email,max=254"`
 	IPAddress      string          `json:"ip_address" field:"ip_address" validate:"omitempty,ip"`
@@ -33,7 +37,25 @@ type PayCommand struct {
 	Data           json.RawMessage `json:"data" field:"data" validate:"max=16384"`
 	TermURL        string          `json:"term_url" field:"term_url" validate:"omitempty,http_url,max=2048"`
 	IdempotencyKey string          `json:"-" field:"idempotency_key" validate:"max=128"`
+	// Recurrent is the recurrent plan the payment asks for (JSON of
+	// subscriptions.Plan), filled in by a BeforePay hook from the API's
+	// field or the data's "recurrent"; once the payment is approved, a
+	// subscription is made of it.
+	Recurrent json.RawMessage `json:"recurrent,omitempty" field:"recurrent" validate:"max=4096"`
+	// SubscriptionID names the subscription a scheduled charge bills.
+	SubscriptionID string `json:"subscription_id,omitempty" field:"subscription_id" validate:"max=64"`
 }
+
+// Initiator says who starts a token payment (card networks treat them
+// differently): the cardholder (CIT) or the merchant (MIT, e.g. a
+// subscription). Cryptogram payments are always the cardholder's.
+type Initiator string
+
+// The initiators.
+const (
+	InitiatorCardholder Initiator = "cardholder"
+	InitiatorMerchant   Initiator = "merchant"
+)
 
 func (c PayCommand) operation() string {
 	if c.TwoStage {
@@ -48,6 +70,11 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 	if err := e.check(cmd); err != nil {
 		return nil, err
 	}
+	for _, hook := range e.beforePay {
+		if err := hook(ctx, &cmd); err != nil {
+			return nil, err
+		}
+	}
 	m, err := e.merchant(ctx, cmd.MerchantID)
 	if err != nil {
 		return nil, err
@@ -59,19 +86,29 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 	}
 
 	now := e.now()
-	ring, err := e.merchants.KeyRing(ctx, m.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("key ring: %w", err)
+	var card cryptogram.Card
+	var digest []byte
+	var token *store.Token
+	if cmd.Token != "" {
+		if token, card, err = e.tokenCard(ctx, m, cmd); err != nil {
+			return nil, err
+		}
+	} else {
+		ring, err := e.merchants.KeyRing(ctx, m.PublicID)
+		if err != nil {
+			return nil, fmt.Errorf("key ring: %w", err)
+		}
+		opened, err := ring.Open(cmd.Cryptogram, m.PublicID, cryptogram.OpenOptions{
+			MaxAge:  e.cfg.CryptogramMaxAge,
+			Now:     now,
+			Binding: &cryptogram.Binding{Amount: cmd.Amount, Currency: cmd.Currency, InvoiceID: cmd.InvoiceID},
+		})
+		if err != nil {
+			return nil, openError(err)
+		}
+		card, digest = opened.Card, opened.Digest[:]
 	}
-	opened, err := ring.Open(cmd.Cryptogram, m.PublicID, cryptogram.OpenOptions{
-		MaxAge:  e.cfg.CryptogramMaxAge,
-		Now:     now,
-		Binding: &cryptogram.Binding{Amount: cmd.Amount, Currency: cmd.Currency, InvoiceID: cmd.InvoiceID},
-	})
-	if err != nil {
-		return nil, openError(err)
-	}
-	card := opened.Card
+	defer func() { card = cryptogram.Card{} }()
 	name := cmd.CardholderName
 	if name == "" {
 		name = card.Name
@@ -91,6 +128,8 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 		IPAddress:      cmd.IPAddress,
 		CardholderName: name,
 		Data:           cmd.Data,
+		Recurrent:      cmd.Recurrent,
+		SubscriptionID: cmd.SubscriptionID,
 		CardFirstSix:   card.First6(),
 		CardLastFour:   card.Last4(),
 		CardBrand:      string(card.Brand()),
@@ -100,8 +139,18 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}
+	var save *store.Token
+	if token != nil {
+		p.TokenID = token.ID
+	} else if cmd.AccountID != "" {
+		// CloudPayments issues a token whenever the payment names the
+		// payer's account; the card is saved only if the payment succeeds.
+		if save, err = e.newToken(ctx, m.ID, cmd.AccountID, card, now); err != nil {
+			return nil, err
+		}
+	}
 	claim := e.claim(cmd.MerchantID, cmd.IdempotencyKey, op, hash, p.ID)
-	switch err := e.store.CreatePayment(ctx, p, claim, opened.Digest[:]); {
+	switch err := e.store.CreatePayment(ctx, p, claim, digest); {
 	case errors.Is(err, store.ErrKeyUsed):
 		// A concurrent request with the same key won the race: answer as it does.
 		res, _, err := e.replay(ctx, cmd.MerchantID, cmd.IdempotencyKey, op, hash)
@@ -112,20 +161,28 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 		return nil, fmt.Errorf("record payment: %w", err)
 	}
 
+	wctx, cancel := background(ctx)
+	defer cancel()
+	if e.checker != nil {
+		if res := e.checker.Check(ctx, p); !res.Accept {
+			declined := acquirer.Result{Outcome: acquirer.OutcomeDeclined, ReasonCode: res.ReasonCode, Reason: res.Reason}
+			return e.settleAuthorization(wctx, p, claim, declined, store.StatusPending, nil)
+		}
+	}
 	termURL := cmd.TermURL
 	if termURL == "" {
 		termURL = e.cfg.TermURL
 	}
 	ar, err := e.acquirer.Authorize(ctx, acquirer.AuthorizeRequest{
-		OpID:     p.ID,
-		Card:     card,
-		Amount:   p.Amount,
-		Currency: p.Currency,
-		Capture:  !p.TwoStage,
-		TermURL:  termURL,
+		OpID:      p.ID,
+		Card:      card,
+		Amount:    p.Amount,
+		Currency:  p.Currency,
+		Capture:   !p.TwoStage,
+		TermURL:   termURL,
+		Recurring: token != nil && cmd.Initiator == InitiatorMerchant,
+		Skip3DS:   token != nil,
 	})
-	wctx, cancel := background(ctx)
-	defer cancel()
 	if err != nil {
 		// The acquirer's answer is lost: the payment stays Pending and the
 		// resolver asks the acquirer what happened. No answer is stored, so
@@ -133,12 +190,13 @@ func (e *Engine) Pay(ctx context.Context, cmd PayCommand) (*Result, error) {
 		e.log.WarnContext(ctx, "acquirer did not answer; payment left pending", "payment", p.ID, "err", err)
 		return e.result(wctx, p)
 	}
-	return e.settleAuthorization(wctx, p, claim, ar, store.StatusPending)
+	return e.settleAuthorization(wctx, p, claim, ar, store.StatusPending, save)
 }
 
 // settleAuthorization records the acquirer's answer to an authorization or
 // a 3-D Secure completion, if the payment is still in status from.
-func (e *Engine) settleAuthorization(ctx context.Context, p *store.Payment, answer *store.Idempotency, ar acquirer.Result, from store.PaymentStatus) (*Result, error) {
+// A card to save becomes the payment's token if the payment is approved.
+func (e *Engine) settleAuthorization(ctx context.Context, p *store.Payment, answer *store.Idempotency, ar acquirer.Result, from store.PaymentStatus, save *store.Token) (*Result, error) {
 	m, err := e.merchant(ctx, p.MerchantID)
 	if err != nil {
 		return nil, err
@@ -152,8 +210,24 @@ func (e *Engine) settleAuthorization(ctx context.Context, p *store.Payment, answ
 		if err := applyAuthorization(p, ar, now, m.AutoCaptureDays, e.cfg.AuthorizationTTL); err != nil {
 			return store.Effects{}, err
 		}
+		eff := store.Effects{Outbox: authorizationEvent(p, now)}
+		switch {
+		case save != nil && (approved(p) || p.Status == store.StatusAwaitingAuthentication):
+			// A card awaiting 3-D Secure is saved inactive: the PAN is gone
+			// from memory by the time the payer comes back.
+			t := *save
+			t.Inactive = !approved(p)
+			eff.SaveToken, p.TokenID = &t, t.ID
+		case from == store.StatusAwaitingAuthentication && p.TokenID != "":
+			if approved(p) {
+				eff.ActivateToken = p.TokenID
+			} else {
+				eff.DropToken, p.TokenID = p.TokenID, ""
+			}
+		}
 		res = &Result{Payment: p}
-		return store.Effects{Answer: answerOf(answer, res)}, nil
+		eff.Answer = answerOf(answer, res)
+		return eff, nil
 	})
 	if errors.Is(err, errSettled) {
 		return e.result(ctx, p)
@@ -161,7 +235,16 @@ func (e *Engine) settleAuthorization(ctx context.Context, p *store.Payment, answ
 	if err != nil {
 		return nil, fmt.Errorf("record authorization: %w", err)
 	}
+	if approved(res.Payment) {
+		for _, hook := range e.onApproved {
+			hook(ctx, res.Payment)
+		}
+	}
 	return res, nil
+}
+
+func approved(p *store.Payment) bool {
+	return p.Status == store.StatusCompleted || p.Status == store.StatusAuthorized
 }
 
 // errSettled: someone else (a retry, the resolver) recorded the answer first.
@@ -244,7 +327,7 @@ func (e *Engine) Complete3DS(ctx context.Context, cmd Complete3DSCommand) (*Resu
 	}
 	wctx, cancel := background(ctx)
 	defer cancel()
-	return e.settleAuthorization(wctx, p, nil, ar, store.StatusAwaitingAuthentication)
+	return e.settleAuthorization(wctx, p, nil, ar, store.StatusAwaitingAuthentication, nil)
 }
 
 // Complete3DSByMD finishes 3-D Secure for the payment whose transaction

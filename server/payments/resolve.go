@@ -91,7 +91,7 @@ func (e *Engine) resolveAuthorization(ctx context.Context, p *store.Payment) err
 	default:
 		st.Outcome = acquirer.OutcomeDeclined
 	}
-	_, err = e.settleAuthorization(ctx, p, nil, st, store.StatusPending)
+	_, err = e.settleAuthorization(ctx, p, nil, st, store.StatusPending, nil)
 	return err
 }
 
@@ -190,7 +190,7 @@ func (e *Engine) expireAuthentications(ctx context.Context) (int, error) {
 			continue
 		}
 		res := acquirer.Result{Outcome: acquirer.OutcomeDeclined, ReasonCode: 5206, Reason: acquirer.ReasonName(5206)}
-		if _, err := e.settleAuthorization(ctx, p, nil, res, store.StatusAwaitingAuthentication); err != nil {
+		if _, err := e.settleAuthorization(ctx, p, nil, res, store.StatusAwaitingAuthentication, nil); err != nil {
 			e.log.WarnContext(ctx, "decline abandoned 3-D Secure", "payment", p.ID, "err", err)
 			continue
 		}

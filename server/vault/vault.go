@@ -12,6 +12,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -129,4 +130,40 @@ func (k *MasterKey) Unwrap(wrapped []byte, purpose string) ([]byte, error) {
 		return nil, ErrUnwrap
 	}
 	return plain, nil
+}
+
+// SealEnvelope encrypts data with a fresh 256-bit data key (AES-256-GCM) and
+// wraps that key with the master key: rotating the master key then means
+// re-wrapping small keys, not re-encrypting data.
+func (k *MasterKey) SealEnvelope(data []byte, purpose string) (sealed, wrappedKey []byte, err error) {
+	dk := make([]byte, 32)
+	rand.Read(dk)
+	defer clear(dk)
+	inner, err := New(dk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inner.Wrap(data, purpose), k.Wrap(dk, "data-key:"+purpose), nil
+}
+
+// OpenEnvelope decrypts what SealEnvelope made for the same purpose.
+func (k *MasterKey) OpenEnvelope(sealed, wrappedKey []byte, purpose string) ([]byte, error) {
+	dk, err := k.Unwrap(wrappedKey, "data-key:"+purpose)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dk)
+	inner, err := New(dk)
+	if err != nil {
+		return nil, err
+	}
+	return inner.Unwrap(sealed, purpose)
+}
+
+// MAC returns HMAC-SHA256 of data under a key derived for purpose: a stable
+// fingerprint that reveals nothing of data without the master key.
+func (k *MasterKey) MAC(purpose string, data []byte) []byte {
+	m := hmac.New(sha256.New, k.Derive(purpose))
+	m.Write(data)
+	return m.Sum(nil)
 }

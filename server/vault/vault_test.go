@@ -58,3 +58,26 @@ func TestLoadOrCreateFile(t *testing.T) {
 		t.Error("Parse accepted garbage")
 	}
 }
+
+func TestEnvelope(t *testing.T) {
+	t.Parallel()
+	k, _, _ := Generate()
+	pan := []byte("4000000000003055")
+	sealed, wrapped, err := k.SealEnvelope(pan, "token:tok_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, pan) || bytes.Contains(wrapped, pan) {
+		t.Fatal("envelope holds the data in clear")
+	}
+	got, err := k.OpenEnvelope(sealed, wrapped, "token:tok_1")
+	if err != nil || !bytes.Equal(got, pan) {
+		t.Fatalf("OpenEnvelope = %q, %v", got, err)
+	}
+	if _, err := k.OpenEnvelope(sealed, wrapped, "token:tok_2"); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("envelope opened for another purpose: %v", err)
+	}
+	if !bytes.Equal(k.MAC("fp", pan), k.MAC("fp", pan)) || bytes.Equal(k.MAC("fp", pan), k.MAC("other", pan)) {
+		t.Error("MAC is not a stable, purpose-bound fingerprint")
+	}
+}

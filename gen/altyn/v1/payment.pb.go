@@ -94,6 +94,118 @@ func (PaymentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{0}
 }
 
+// Initiator says who starts a token payment.
+type Initiator int32
+
+const (
+	// For a token payment: the cardholder.
+	Initiator_INITIATOR_UNSPECIFIED Initiator = 0
+	// The cardholder is present (customer-initiated, CIT).
+	Initiator_INITIATOR_CARDHOLDER Initiator = 1
+	// The merchant charges a saved card without the cardholder (MIT).
+	Initiator_INITIATOR_MERCHANT Initiator = 2
+)
+
+// Enum value maps for Initiator.
+var (
+	Initiator_name = map[int32]string{
+		0: "INITIATOR_UNSPECIFIED",
+		1: "INITIATOR_CARDHOLDER",
+		2: "INITIATOR_MERCHANT",
+	}
+	Initiator_value = map[string]int32{
+		"INITIATOR_UNSPECIFIED": 0,
+		"INITIATOR_CARDHOLDER":  1,
+		"INITIATOR_MERCHANT":    2,
+	}
+)
+
+func (x Initiator) Enum() *Initiator {
+	p := new(Initiator)
+	*p = x
+	return p
+}
+
+func (x Initiator) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Initiator) Descriptor() protoreflect.EnumDescriptor {
+	return file_altyn_v1_payment_proto_enumTypes[1].Descriptor()
+}
+
+func (Initiator) Type() protoreflect.EnumType {
+	return &file_altyn_v1_payment_proto_enumTypes[1]
+}
+
+func (x Initiator) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Initiator.Descriptor instead.
+func (Initiator) EnumDescriptor() ([]byte, []int) {
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{1}
+}
+
+// Interval is the unit of a subscription's schedule (CloudPayments'
+// Interval).
+type Interval int32
+
+const (
+	Interval_INTERVAL_UNSPECIFIED Interval = 0
+	// Every period days.
+	Interval_INTERVAL_DAY Interval = 1
+	// Every period weeks.
+	Interval_INTERVAL_WEEK Interval = 2
+	// Every period months, on the start date's day of the month (the
+	// month's last day where it has fewer days: 31 January, 28 or 29
+	// February, 31 March).
+	Interval_INTERVAL_MONTH Interval = 3
+)
+
+// Enum value maps for Interval.
+var (
+	Interval_name = map[int32]string{
+		0: "INTERVAL_UNSPECIFIED",
+		1: "INTERVAL_DAY",
+		2: "INTERVAL_WEEK",
+		3: "INTERVAL_MONTH",
+	}
+	Interval_value = map[string]int32{
+		"INTERVAL_UNSPECIFIED": 0,
+		"INTERVAL_DAY":         1,
+		"INTERVAL_WEEK":        2,
+		"INTERVAL_MONTH":       3,
+	}
+)
+
+func (x Interval) Enum() *Interval {
+	p := new(Interval)
+	*p = x
+	return p
+}
+
+func (x Interval) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Interval) Descriptor() protoreflect.EnumDescriptor {
+	return file_altyn_v1_payment_proto_enumTypes[2].Descriptor()
+}
+
+func (Interval) Type() protoreflect.EnumType {
+	return &file_altyn_v1_payment_proto_enumTypes[2]
+}
+
+func (x Interval) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Interval.Descriptor instead.
+func (Interval) EnumDescriptor() ([]byte, []int) {
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{2}
+}
+
 // Money is an amount in minor units of an ISO 4217 currency: 100.50 RUB is
 // {amount: 10050, currency: "RUB"}, 500 JPY is {amount: 500, currency: "JPY"}.
 // altyn never carries money as floating point or decimal text.
@@ -419,10 +531,16 @@ type Payment struct {
 	DeclinedAt   *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
 	// For an authorization: when altyn voids it if it is not captured (or
 	// captures it, where the merchant chose auto-capture).
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	Refunds       []*Refund              `protobuf:"bytes,28,rep,name=refunds,proto3" json:"refunds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Refunds   []*Refund              `protobuf:"bytes,28,rep,name=refunds,proto3" json:"refunds,omitempty"`
+	// The saved card this payment paid with, or the one it saved (a payment
+	// with an account_id saves its card once approved).
+	Token string `protobuf:"bytes,29,opt,name=token,proto3" json:"token,omitempty"`
+	// The subscription that charged this payment, or the one this payment
+	// started (a payment with a recurrent plan, once approved).
+	SubscriptionId string `protobuf:"bytes,30,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
@@ -651,6 +769,116 @@ func (x *Payment) GetRefunds() []*Refund {
 	return nil
 }
 
+func (x *Payment) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *Payment) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+// RecurrentPlan asks a payment to start a subscription on its card once it
+// is approved (CloudPayments' data.cloudPayments.recurrent). The payment
+// must name account_id: its card is saved for the account and the
+// subscription charges it. Instalments: a first payment of 6000.00, then
+// {interval: MONTH, period: 1, amount: 1000.00, max_periods: 6}.
+type RecurrentPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The schedule's unit; required.
+	Interval Interval `protobuf:"varint,1,opt,name=interval,proto3,enum=altyn.v1.Interval" json:"interval,omitempty"`
+	// Intervals between charges; 0 means 1.
+	Period int32 `protobuf:"varint,2,opt,name=period,proto3" json:"period,omitempty"`
+	// The first scheduled charge; omitted = one period after the payment.
+	StartDate *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Each scheduled charge; omitted = the payment's amount. Its currency,
+	// if given, must be the payment's.
+	Amount *Money `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The plan expires after this many successful charges; 0 = no limit.
+	MaxPeriods int32 `protobuf:"varint,5,opt,name=max_periods,json=maxPeriods,proto3" json:"max_periods,omitempty"`
+	// No charge falls due after this time; omitted = no end date.
+	EndDate       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecurrentPlan) Reset() {
+	*x = RecurrentPlan{}
+	mi := &file_altyn_v1_payment_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecurrentPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecurrentPlan) ProtoMessage() {}
+
+func (x *RecurrentPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_altyn_v1_payment_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecurrentPlan.ProtoReflect.Descriptor instead.
+func (*RecurrentPlan) Descriptor() ([]byte, []int) {
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RecurrentPlan) GetInterval() Interval {
+	if x != nil {
+		return x.Interval
+	}
+	return Interval_INTERVAL_UNSPECIFIED
+}
+
+func (x *RecurrentPlan) GetPeriod() int32 {
+	if x != nil {
+		return x.Period
+	}
+	return 0
+}
+
+func (x *RecurrentPlan) GetStartDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *RecurrentPlan) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *RecurrentPlan) GetMaxPeriods() int32 {
+	if x != nil {
+		return x.MaxPeriods
+	}
+	return 0
+}
+
+func (x *RecurrentPlan) GetEndDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndDate
+	}
+	return nil
+}
+
 // ChargeRequest asks for a one-stage payment.
 type ChargeRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -673,13 +901,25 @@ type ChargeRequest struct {
 	TermUrl string `protobuf:"bytes,10,opt,name=term_url,json=termUrl,proto3" json:"term_url,omitempty"`
 	// Makes the call idempotent; the Idempotency-Key header works too.
 	IdempotencyKey string `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Pay with a saved card instead of a cryptogram (account_id required, as
+	// the token's account). CloudPayments' /payments/tokens/charge.
+	Token string `protobuf:"bytes,12,opt,name=token,proto3" json:"token,omitempty"`
+	// Who starts a token payment; card networks treat the two differently.
+	Initiator Initiator `protobuf:"varint,13,opt,name=initiator,proto3,enum=altyn.v1.Initiator" json:"initiator,omitempty"`
+	// True for a merchant-initiated payment on a schedule (a subscription).
+	Scheduled bool `protobuf:"varint,14,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	// Start a subscription on the saved card once this payment is approved.
+	// The plan may instead come in data as "recurrent" or
+	// "cloudPayments.recurrent" (as the widget sends it, amounts in major
+	// units), but not both.
+	Recurrent     *RecurrentPlan `protobuf:"bytes,15,opt,name=recurrent,proto3" json:"recurrent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChargeRequest) Reset() {
 	*x = ChargeRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[5]
+	mi := &file_altyn_v1_payment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +931,7 @@ func (x *ChargeRequest) String() string {
 func (*ChargeRequest) ProtoMessage() {}
 
 func (x *ChargeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[5]
+	mi := &file_altyn_v1_payment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +944,7 @@ func (x *ChargeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargeRequest.ProtoReflect.Descriptor instead.
 func (*ChargeRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{5}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChargeRequest) GetAmount() *Money {
@@ -784,6 +1024,34 @@ func (x *ChargeRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *ChargeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ChargeRequest) GetInitiator() Initiator {
+	if x != nil {
+		return x.Initiator
+	}
+	return Initiator_INITIATOR_UNSPECIFIED
+}
+
+func (x *ChargeRequest) GetScheduled() bool {
+	if x != nil {
+		return x.Scheduled
+	}
+	return false
+}
+
+func (x *ChargeRequest) GetRecurrent() *RecurrentPlan {
+	if x != nil {
+		return x.Recurrent
+	}
+	return nil
+}
+
 // ChargeResponse carries the payment: COMPLETED, DECLINED or
 // AWAITING_AUTHENTICATION (or PENDING if the acquirer did not answer).
 type ChargeResponse struct {
@@ -795,7 +1063,7 @@ type ChargeResponse struct {
 
 func (x *ChargeResponse) Reset() {
 	*x = ChargeResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[6]
+	mi := &file_altyn_v1_payment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +1075,7 @@ func (x *ChargeResponse) String() string {
 func (*ChargeResponse) ProtoMessage() {}
 
 func (x *ChargeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[6]
+	mi := &file_altyn_v1_payment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +1088,7 @@ func (x *ChargeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargeResponse.ProtoReflect.Descriptor instead.
 func (*ChargeResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{6}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ChargeResponse) GetPayment() *Payment {
@@ -844,13 +1112,19 @@ type AuthorizeRequest struct {
 	Data           *structpb.Struct       `protobuf:"bytes,9,opt,name=data,proto3" json:"data,omitempty"`
 	TermUrl        string                 `protobuf:"bytes,10,opt,name=term_url,json=termUrl,proto3" json:"term_url,omitempty"`
 	IdempotencyKey string                 `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Token          string                 `protobuf:"bytes,12,opt,name=token,proto3" json:"token,omitempty"`
+	Initiator      Initiator              `protobuf:"varint,13,opt,name=initiator,proto3,enum=altyn.v1.Initiator" json:"initiator,omitempty"`
+	Scheduled      bool                   `protobuf:"varint,14,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	// As ChargeRequest.recurrent; the subscription's charges are then
+	// authorizations too (require_confirmation).
+	Recurrent     *RecurrentPlan `protobuf:"bytes,15,opt,name=recurrent,proto3" json:"recurrent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[7]
+	mi := &file_altyn_v1_payment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +1136,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[7]
+	mi := &file_altyn_v1_payment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +1149,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{7}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AuthorizeRequest) GetAmount() *Money {
@@ -955,6 +1229,34 @@ func (x *AuthorizeRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *AuthorizeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetInitiator() Initiator {
+	if x != nil {
+		return x.Initiator
+	}
+	return Initiator_INITIATOR_UNSPECIFIED
+}
+
+func (x *AuthorizeRequest) GetScheduled() bool {
+	if x != nil {
+		return x.Scheduled
+	}
+	return false
+}
+
+func (x *AuthorizeRequest) GetRecurrent() *RecurrentPlan {
+	if x != nil {
+		return x.Recurrent
+	}
+	return nil
+}
+
 // AuthorizeResponse carries the payment: AUTHORIZED, DECLINED or
 // AWAITING_AUTHENTICATION (or PENDING if the acquirer did not answer).
 type AuthorizeResponse struct {
@@ -966,7 +1268,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[8]
+	mi := &file_altyn_v1_payment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1280,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[8]
+	mi := &file_altyn_v1_payment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1293,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AuthorizeResponse) GetPayment() *Payment {
@@ -1014,7 +1316,7 @@ type CaptureRequest struct {
 
 func (x *CaptureRequest) Reset() {
 	*x = CaptureRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[9]
+	mi := &file_altyn_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1328,7 @@ func (x *CaptureRequest) String() string {
 func (*CaptureRequest) ProtoMessage() {}
 
 func (x *CaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[9]
+	mi := &file_altyn_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1341,7 @@ func (x *CaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureRequest.ProtoReflect.Descriptor instead.
 func (*CaptureRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CaptureRequest) GetPaymentId() string {
@@ -1073,7 +1375,7 @@ type CaptureResponse struct {
 
 func (x *CaptureResponse) Reset() {
 	*x = CaptureResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[10]
+	mi := &file_altyn_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1387,7 @@ func (x *CaptureResponse) String() string {
 func (*CaptureResponse) ProtoMessage() {}
 
 func (x *CaptureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[10]
+	mi := &file_altyn_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1400,7 @@ func (x *CaptureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureResponse.ProtoReflect.Descriptor instead.
 func (*CaptureResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CaptureResponse) GetPayment() *Payment {
@@ -1119,7 +1421,7 @@ type VoidRequest struct {
 
 func (x *VoidRequest) Reset() {
 	*x = VoidRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[11]
+	mi := &file_altyn_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1433,7 @@ func (x *VoidRequest) String() string {
 func (*VoidRequest) ProtoMessage() {}
 
 func (x *VoidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[11]
+	mi := &file_altyn_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1446,7 @@ func (x *VoidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidRequest.ProtoReflect.Descriptor instead.
 func (*VoidRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *VoidRequest) GetPaymentId() string {
@@ -1171,7 +1473,7 @@ type VoidResponse struct {
 
 func (x *VoidResponse) Reset() {
 	*x = VoidResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[12]
+	mi := &file_altyn_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1485,7 @@ func (x *VoidResponse) String() string {
 func (*VoidResponse) ProtoMessage() {}
 
 func (x *VoidResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[12]
+	mi := &file_altyn_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1498,7 @@ func (x *VoidResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidResponse.ProtoReflect.Descriptor instead.
 func (*VoidResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VoidResponse) GetPayment() *Payment {
@@ -1219,7 +1521,7 @@ type RefundRequest struct {
 
 func (x *RefundRequest) Reset() {
 	*x = RefundRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[13]
+	mi := &file_altyn_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1533,7 @@ func (x *RefundRequest) String() string {
 func (*RefundRequest) ProtoMessage() {}
 
 func (x *RefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[13]
+	mi := &file_altyn_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1546,7 @@ func (x *RefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundRequest.ProtoReflect.Descriptor instead.
 func (*RefundRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RefundRequest) GetPaymentId() string {
@@ -1279,7 +1581,7 @@ type RefundResponse struct {
 
 func (x *RefundResponse) Reset() {
 	*x = RefundResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[14]
+	mi := &file_altyn_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1593,7 @@ func (x *RefundResponse) String() string {
 func (*RefundResponse) ProtoMessage() {}
 
 func (x *RefundResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[14]
+	mi := &file_altyn_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1606,7 @@ func (x *RefundResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundResponse.ProtoReflect.Descriptor instead.
 func (*RefundResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RefundResponse) GetRefund() *Refund {
@@ -1336,7 +1638,7 @@ type Complete3DSRequest struct {
 
 func (x *Complete3DSRequest) Reset() {
 	*x = Complete3DSRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[15]
+	mi := &file_altyn_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1650,7 @@ func (x *Complete3DSRequest) String() string {
 func (*Complete3DSRequest) ProtoMessage() {}
 
 func (x *Complete3DSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[15]
+	mi := &file_altyn_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1663,7 @@ func (x *Complete3DSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Complete3DSRequest.ProtoReflect.Descriptor instead.
 func (*Complete3DSRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Complete3DSRequest) GetPaymentId() string {
@@ -1402,7 +1704,7 @@ type Complete3DSResponse struct {
 
 func (x *Complete3DSResponse) Reset() {
 	*x = Complete3DSResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[16]
+	mi := &file_altyn_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1716,7 @@ func (x *Complete3DSResponse) String() string {
 func (*Complete3DSResponse) ProtoMessage() {}
 
 func (x *Complete3DSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[16]
+	mi := &file_altyn_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1729,7 @@ func (x *Complete3DSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Complete3DSResponse.ProtoReflect.Descriptor instead.
 func (*Complete3DSResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{16}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Complete3DSResponse) GetPayment() *Payment {
@@ -1448,7 +1750,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[17]
+	mi := &file_altyn_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1762,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[17]
+	mi := &file_altyn_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1775,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{17}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPaymentRequest) GetPaymentId() string {
@@ -1500,7 +1802,7 @@ type GetPaymentResponse struct {
 
 func (x *GetPaymentResponse) Reset() {
 	*x = GetPaymentResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[18]
+	mi := &file_altyn_v1_payment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1814,7 @@ func (x *GetPaymentResponse) String() string {
 func (*GetPaymentResponse) ProtoMessage() {}
 
 func (x *GetPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[18]
+	mi := &file_altyn_v1_payment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1827,7 @@ func (x *GetPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentResponse.ProtoReflect.Descriptor instead.
 func (*GetPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{18}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPaymentResponse) GetPayment() *Payment {
@@ -1545,7 +1847,7 @@ type FindPaymentRequest struct {
 
 func (x *FindPaymentRequest) Reset() {
 	*x = FindPaymentRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[19]
+	mi := &file_altyn_v1_payment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1859,7 @@ func (x *FindPaymentRequest) String() string {
 func (*FindPaymentRequest) ProtoMessage() {}
 
 func (x *FindPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[19]
+	mi := &file_altyn_v1_payment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1872,7 @@ func (x *FindPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindPaymentRequest.ProtoReflect.Descriptor instead.
 func (*FindPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{19}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FindPaymentRequest) GetInvoiceId() string {
@@ -1590,7 +1892,7 @@ type FindPaymentResponse struct {
 
 func (x *FindPaymentResponse) Reset() {
 	*x = FindPaymentResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[20]
+	mi := &file_altyn_v1_payment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1904,7 @@ func (x *FindPaymentResponse) String() string {
 func (*FindPaymentResponse) ProtoMessage() {}
 
 func (x *FindPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[20]
+	mi := &file_altyn_v1_payment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1917,7 @@ func (x *FindPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindPaymentResponse.ProtoReflect.Descriptor instead.
 func (*FindPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{20}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FindPaymentResponse) GetPayment() *Payment {
@@ -1645,7 +1947,7 @@ type ListPaymentsRequest struct {
 
 func (x *ListPaymentsRequest) Reset() {
 	*x = ListPaymentsRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[21]
+	mi := &file_altyn_v1_payment_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1959,7 @@ func (x *ListPaymentsRequest) String() string {
 func (*ListPaymentsRequest) ProtoMessage() {}
 
 func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[21]
+	mi := &file_altyn_v1_payment_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1972,7 @@ func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{21}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListPaymentsRequest) GetStatuses() []PaymentStatus {
@@ -1727,7 +2029,7 @@ type ListPaymentsResponse struct {
 
 func (x *ListPaymentsResponse) Reset() {
 	*x = ListPaymentsResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[22]
+	mi := &file_altyn_v1_payment_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2041,7 @@ func (x *ListPaymentsResponse) String() string {
 func (*ListPaymentsResponse) ProtoMessage() {}
 
 func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[22]
+	mi := &file_altyn_v1_payment_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2054,7 @@ func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{22}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListPaymentsResponse) GetPayments() []*Payment {
@@ -1765,105 +2067,6 @@ func (x *ListPaymentsResponse) GetPayments() []*Payment {
 func (x *ListPaymentsResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
-	}
-	return ""
-}
-
-// GetPublicKeyRequest names the merchant.
-type GetPublicKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PublicId      string                 `protobuf:"bytes,1,opt,name=public_id,json=publicId,proto3" json:"public_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetPublicKeyRequest) Reset() {
-	*x = GetPublicKeyRequest{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetPublicKeyRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetPublicKeyRequest) ProtoMessage() {}
-
-func (x *GetPublicKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetPublicKeyRequest.ProtoReflect.Descriptor instead.
-func (*GetPublicKeyRequest) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *GetPublicKeyRequest) GetPublicId() string {
-	if x != nil {
-		return x.PublicId
-	}
-	return ""
-}
-
-// GetPublicKeyResponse is the key the widget seals cards with.
-type GetPublicKeyResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	// The key in the cryptogram package's text form ("altynpk1_…").
-	PublicKey     string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetPublicKeyResponse) Reset() {
-	*x = GetPublicKeyResponse{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetPublicKeyResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetPublicKeyResponse) ProtoMessage() {}
-
-func (x *GetPublicKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetPublicKeyResponse.ProtoReflect.Descriptor instead.
-func (*GetPublicKeyResponse) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *GetPublicKeyResponse) GetKeyId() string {
-	if x != nil {
-		return x.KeyId
-	}
-	return ""
-}
-
-func (x *GetPublicKeyResponse) GetPublicKey() string {
-	if x != nil {
-		return x.PublicKey
 	}
 	return ""
 }
@@ -1881,7 +2084,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[25]
+	mi := &file_altyn_v1_payment_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2096,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[25]
+	mi := &file_altyn_v1_payment_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2109,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{25}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ErrorDetail) GetReason() string {
@@ -1938,7 +2141,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_altyn_v1_payment_proto_msgTypes[26]
+	mi := &file_altyn_v1_payment_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2153,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_altyn_v1_payment_proto_msgTypes[26]
+	mi := &file_altyn_v1_payment_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2166,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{26}
+	return file_altyn_v1_payment_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -2011,7 +2214,7 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"\x0etransaction_id\x18\x02 \x01(\x03R\rtransactionId\x12\x16\n" +
 	"\x06amount\x18\x03 \x01(\x03R\x06amount\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x84\t\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc3\t\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0etransaction_id\x18\x02 \x01(\x03R\rtransactionId\x12/\n" +
@@ -2049,7 +2252,18 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"declinedAt\x129\n" +
 	"\n" +
 	"expires_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12*\n" +
-	"\arefunds\x18\x1c \x03(\v2\x10.altyn.v1.RefundR\arefunds\"\x87\x03\n" +
+	"\arefunds\x18\x1c \x03(\v2\x10.altyn.v1.RefundR\arefunds\x12\x14\n" +
+	"\x05token\x18\x1d \x01(\tR\x05token\x12'\n" +
+	"\x0fsubscription_id\x18\x1e \x01(\tR\x0esubscriptionId\"\x93\x02\n" +
+	"\rRecurrentPlan\x12.\n" +
+	"\binterval\x18\x01 \x01(\x0e2\x12.altyn.v1.IntervalR\binterval\x12\x16\n" +
+	"\x06period\x18\x02 \x01(\x05R\x06period\x129\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12'\n" +
+	"\x06amount\x18\x04 \x01(\v2\x0f.altyn.v1.MoneyR\x06amount\x12\x1f\n" +
+	"\vmax_periods\x18\x05 \x01(\x05R\n" +
+	"maxPeriods\x125\n" +
+	"\bend_date\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendDate\"\xa5\x04\n" +
 	"\rChargeRequest\x12'\n" +
 	"\x06amount\x18\x01 \x01(\v2\x0f.altyn.v1.MoneyR\x06amount\x12\x1e\n" +
 	"\n" +
@@ -2067,9 +2281,13 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"\x04data\x18\t \x01(\v2\x17.google.protobuf.StructR\x04data\x12\x19\n" +
 	"\bterm_url\x18\n" +
 	" \x01(\tR\atermUrl\x12'\n" +
-	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\"=\n" +
+	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12\x14\n" +
+	"\x05token\x18\f \x01(\tR\x05token\x121\n" +
+	"\tinitiator\x18\r \x01(\x0e2\x13.altyn.v1.InitiatorR\tinitiator\x12\x1c\n" +
+	"\tscheduled\x18\x0e \x01(\bR\tscheduled\x125\n" +
+	"\trecurrent\x18\x0f \x01(\v2\x17.altyn.v1.RecurrentPlanR\trecurrent\"=\n" +
 	"\x0eChargeResponse\x12+\n" +
-	"\apayment\x18\x01 \x01(\v2\x11.altyn.v1.PaymentR\apayment\"\x8a\x03\n" +
+	"\apayment\x18\x01 \x01(\v2\x11.altyn.v1.PaymentR\apayment\"\xa8\x04\n" +
 	"\x10AuthorizeRequest\x12'\n" +
 	"\x06amount\x18\x01 \x01(\v2\x0f.altyn.v1.MoneyR\x06amount\x12\x1e\n" +
 	"\n" +
@@ -2087,7 +2305,11 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"\x04data\x18\t \x01(\v2\x17.google.protobuf.StructR\x04data\x12\x19\n" +
 	"\bterm_url\x18\n" +
 	" \x01(\tR\atermUrl\x12'\n" +
-	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\"@\n" +
+	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12\x14\n" +
+	"\x05token\x18\f \x01(\tR\x05token\x121\n" +
+	"\tinitiator\x18\r \x01(\x0e2\x13.altyn.v1.InitiatorR\tinitiator\x12\x1c\n" +
+	"\tscheduled\x18\x0e \x01(\bR\tscheduled\x125\n" +
+	"\trecurrent\x18\x0f \x01(\v2\x17.altyn.v1.RecurrentPlanR\trecurrent\"@\n" +
 	"\x11AuthorizeResponse\x12+\n" +
 	"\apayment\x18\x01 \x01(\v2\x11.altyn.v1.PaymentR\apayment\"\x80\x01\n" +
 	"\x0eCaptureRequest\x12\x1d\n" +
@@ -2144,13 +2366,7 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListPaymentsResponse\x12-\n" +
 	"\bpayments\x18\x01 \x03(\v2\x11.altyn.v1.PaymentR\bpayments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
-	"\x13GetPublicKeyRequest\x12\x1b\n" +
-	"\tpublic_id\x18\x01 \x01(\tR\bpublicId\"L\n" +
-	"\x14GetPublicKeyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1d\n" +
-	"\n" +
-	"public_key\x18\x02 \x01(\tR\tpublicKey\"j\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"j\n" +
 	"\vErrorDetail\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12C\n" +
 	"\x10field_violations\x18\x02 \x03(\v2\x18.altyn.v1.FieldViolationR\x0ffieldViolations\"\\\n" +
@@ -2165,7 +2381,16 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"\x19PAYMENT_STATUS_AUTHORIZED\x10\x03\x12\x1c\n" +
 	"\x18PAYMENT_STATUS_COMPLETED\x10\x04\x12\x1c\n" +
 	"\x18PAYMENT_STATUS_CANCELLED\x10\x05\x12\x1b\n" +
-	"\x17PAYMENT_STATUS_DECLINED\x10\x062\x86\x05\n" +
+	"\x17PAYMENT_STATUS_DECLINED\x10\x06*X\n" +
+	"\tInitiator\x12\x19\n" +
+	"\x15INITIATOR_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14INITIATOR_CARDHOLDER\x10\x01\x12\x16\n" +
+	"\x12INITIATOR_MERCHANT\x10\x02*]\n" +
+	"\bInterval\x12\x18\n" +
+	"\x14INTERVAL_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fINTERVAL_DAY\x10\x01\x12\x11\n" +
+	"\rINTERVAL_WEEK\x10\x02\x12\x12\n" +
+	"\x0eINTERVAL_MONTH\x10\x032\x86\x05\n" +
 	"\x0ePaymentService\x12;\n" +
 	"\x06Charge\x12\x17.altyn.v1.ChargeRequest\x1a\x18.altyn.v1.ChargeResponse\x12D\n" +
 	"\tAuthorize\x12\x1a.altyn.v1.AuthorizeRequest\x1a\x1b.altyn.v1.AuthorizeResponse\x12>\n" +
@@ -2176,9 +2401,7 @@ const file_altyn_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"GetPayment\x12\x1b.altyn.v1.GetPaymentRequest\x1a\x1c.altyn.v1.GetPaymentResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vFindPayment\x12\x1c.altyn.v1.FindPaymentRequest\x1a\x1d.altyn.v1.FindPaymentResponse\"\x03\x90\x02\x01\x12R\n" +
-	"\fListPayments\x12\x1d.altyn.v1.ListPaymentsRequest\x1a\x1e.altyn.v1.ListPaymentsResponse\"\x03\x90\x02\x012e\n" +
-	"\x0fCheckoutService\x12R\n" +
-	"\fGetPublicKey\x12\x1d.altyn.v1.GetPublicKeyRequest\x1a\x1e.altyn.v1.GetPublicKeyResponse\"\x03\x90\x02\x01B\x8d\x01\n" +
+	"\fListPayments\x12\x1d.altyn.v1.ListPaymentsRequest\x1a\x1e.altyn.v1.ListPaymentsResponse\"\x03\x90\x02\x01B\x8d\x01\n" +
 	"\fcom.altyn.v1B\fPaymentProtoP\x01Z.github.com/altynpay/altyn/gen/altyn/v1;altynv1\xa2\x02\x03AXX\xaa\x02\bAltyn.V1\xca\x02\bAltyn\\V1\xe2\x02\x14Altyn\\V1\\GPBMetadata\xea\x02\tAltyn::V1b\x06proto3"
 
 var (
@@ -2193,97 +2416,104 @@ func file_altyn_v1_payment_proto_rawDescGZIP() []byte {
 	return file_altyn_v1_payment_proto_rawDescData
 }
 
-var file_altyn_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_altyn_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_altyn_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_altyn_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_altyn_v1_payment_proto_goTypes = []any{
 	(PaymentStatus)(0),            // 0: altyn.v1.PaymentStatus
-	(*Money)(nil),                 // 1: altyn.v1.Money
-	(*Card)(nil),                  // 2: altyn.v1.Card
-	(*ThreeDS)(nil),               // 3: altyn.v1.ThreeDS
-	(*Refund)(nil),                // 4: altyn.v1.Refund
-	(*Payment)(nil),               // 5: altyn.v1.Payment
-	(*ChargeRequest)(nil),         // 6: altyn.v1.ChargeRequest
-	(*ChargeResponse)(nil),        // 7: altyn.v1.ChargeResponse
-	(*AuthorizeRequest)(nil),      // 8: altyn.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),     // 9: altyn.v1.AuthorizeResponse
-	(*CaptureRequest)(nil),        // 10: altyn.v1.CaptureRequest
-	(*CaptureResponse)(nil),       // 11: altyn.v1.CaptureResponse
-	(*VoidRequest)(nil),           // 12: altyn.v1.VoidRequest
-	(*VoidResponse)(nil),          // 13: altyn.v1.VoidResponse
-	(*RefundRequest)(nil),         // 14: altyn.v1.RefundRequest
-	(*RefundResponse)(nil),        // 15: altyn.v1.RefundResponse
-	(*Complete3DSRequest)(nil),    // 16: altyn.v1.Complete3DSRequest
-	(*Complete3DSResponse)(nil),   // 17: altyn.v1.Complete3DSResponse
-	(*GetPaymentRequest)(nil),     // 18: altyn.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),    // 19: altyn.v1.GetPaymentResponse
-	(*FindPaymentRequest)(nil),    // 20: altyn.v1.FindPaymentRequest
-	(*FindPaymentResponse)(nil),   // 21: altyn.v1.FindPaymentResponse
-	(*ListPaymentsRequest)(nil),   // 22: altyn.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),  // 23: altyn.v1.ListPaymentsResponse
-	(*GetPublicKeyRequest)(nil),   // 24: altyn.v1.GetPublicKeyRequest
-	(*GetPublicKeyResponse)(nil),  // 25: altyn.v1.GetPublicKeyResponse
-	(*ErrorDetail)(nil),           // 26: altyn.v1.ErrorDetail
-	(*FieldViolation)(nil),        // 27: altyn.v1.FieldViolation
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 29: google.protobuf.Struct
+	(Initiator)(0),                // 1: altyn.v1.Initiator
+	(Interval)(0),                 // 2: altyn.v1.Interval
+	(*Money)(nil),                 // 3: altyn.v1.Money
+	(*Card)(nil),                  // 4: altyn.v1.Card
+	(*ThreeDS)(nil),               // 5: altyn.v1.ThreeDS
+	(*Refund)(nil),                // 6: altyn.v1.Refund
+	(*Payment)(nil),               // 7: altyn.v1.Payment
+	(*RecurrentPlan)(nil),         // 8: altyn.v1.RecurrentPlan
+	(*ChargeRequest)(nil),         // 9: altyn.v1.ChargeRequest
+	(*ChargeResponse)(nil),        // 10: altyn.v1.ChargeResponse
+	(*AuthorizeRequest)(nil),      // 11: altyn.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),     // 12: altyn.v1.AuthorizeResponse
+	(*CaptureRequest)(nil),        // 13: altyn.v1.CaptureRequest
+	(*CaptureResponse)(nil),       // 14: altyn.v1.CaptureResponse
+	(*VoidRequest)(nil),           // 15: altyn.v1.VoidRequest
+	(*VoidResponse)(nil),          // 16: altyn.v1.VoidResponse
+	(*RefundRequest)(nil),         // 17: altyn.v1.RefundRequest
+	(*RefundResponse)(nil),        // 18: altyn.v1.RefundResponse
+	(*Complete3DSRequest)(nil),    // 19: altyn.v1.Complete3DSRequest
+	(*Complete3DSResponse)(nil),   // 20: altyn.v1.Complete3DSResponse
+	(*GetPaymentRequest)(nil),     // 21: altyn.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),    // 22: altyn.v1.GetPaymentResponse
+	(*FindPaymentRequest)(nil),    // 23: altyn.v1.FindPaymentRequest
+	(*FindPaymentResponse)(nil),   // 24: altyn.v1.FindPaymentResponse
+	(*ListPaymentsRequest)(nil),   // 25: altyn.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),  // 26: altyn.v1.ListPaymentsResponse
+	(*ErrorDetail)(nil),           // 27: altyn.v1.ErrorDetail
+	(*FieldViolation)(nil),        // 28: altyn.v1.FieldViolation
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 30: google.protobuf.Struct
 }
 var file_altyn_v1_payment_proto_depIdxs = []int32{
-	28, // 0: altyn.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
+	29, // 0: altyn.v1.Refund.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: altyn.v1.Payment.status:type_name -> altyn.v1.PaymentStatus
-	1,  // 2: altyn.v1.Payment.amount:type_name -> altyn.v1.Money
-	29, // 3: altyn.v1.Payment.data:type_name -> google.protobuf.Struct
-	2,  // 4: altyn.v1.Payment.card:type_name -> altyn.v1.Card
-	3,  // 5: altyn.v1.Payment.three_ds:type_name -> altyn.v1.ThreeDS
-	28, // 6: altyn.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	28, // 7: altyn.v1.Payment.authorized_at:type_name -> google.protobuf.Timestamp
-	28, // 8: altyn.v1.Payment.captured_at:type_name -> google.protobuf.Timestamp
-	28, // 9: altyn.v1.Payment.cancelled_at:type_name -> google.protobuf.Timestamp
-	28, // 10: altyn.v1.Payment.declined_at:type_name -> google.protobuf.Timestamp
-	28, // 11: altyn.v1.Payment.expires_at:type_name -> google.protobuf.Timestamp
-	4,  // 12: altyn.v1.Payment.refunds:type_name -> altyn.v1.Refund
-	1,  // 13: altyn.v1.ChargeRequest.amount:type_name -> altyn.v1.Money
-	29, // 14: altyn.v1.ChargeRequest.data:type_name -> google.protobuf.Struct
-	5,  // 15: altyn.v1.ChargeResponse.payment:type_name -> altyn.v1.Payment
-	1,  // 16: altyn.v1.AuthorizeRequest.amount:type_name -> altyn.v1.Money
-	29, // 17: altyn.v1.AuthorizeRequest.data:type_name -> google.protobuf.Struct
-	5,  // 18: altyn.v1.AuthorizeResponse.payment:type_name -> altyn.v1.Payment
-	5,  // 19: altyn.v1.CaptureResponse.payment:type_name -> altyn.v1.Payment
-	5,  // 20: altyn.v1.VoidResponse.payment:type_name -> altyn.v1.Payment
-	4,  // 21: altyn.v1.RefundResponse.refund:type_name -> altyn.v1.Refund
-	5,  // 22: altyn.v1.RefundResponse.payment:type_name -> altyn.v1.Payment
-	5,  // 23: altyn.v1.Complete3DSResponse.payment:type_name -> altyn.v1.Payment
-	5,  // 24: altyn.v1.GetPaymentResponse.payment:type_name -> altyn.v1.Payment
-	5,  // 25: altyn.v1.FindPaymentResponse.payment:type_name -> altyn.v1.Payment
-	0,  // 26: altyn.v1.ListPaymentsRequest.statuses:type_name -> altyn.v1.PaymentStatus
-	28, // 27: altyn.v1.ListPaymentsRequest.created_from:type_name -> google.protobuf.Timestamp
-	28, // 28: altyn.v1.ListPaymentsRequest.created_to:type_name -> google.protobuf.Timestamp
-	5,  // 29: altyn.v1.ListPaymentsResponse.payments:type_name -> altyn.v1.Payment
-	27, // 30: altyn.v1.ErrorDetail.field_violations:type_name -> altyn.v1.FieldViolation
-	6,  // 31: altyn.v1.PaymentService.Charge:input_type -> altyn.v1.ChargeRequest
-	8,  // 32: altyn.v1.PaymentService.Authorize:input_type -> altyn.v1.AuthorizeRequest
-	10, // 33: altyn.v1.PaymentService.Capture:input_type -> altyn.v1.CaptureRequest
-	12, // 34: altyn.v1.PaymentService.Void:input_type -> altyn.v1.VoidRequest
-	14, // 35: altyn.v1.PaymentService.Refund:input_type -> altyn.v1.RefundRequest
-	16, // 36: altyn.v1.PaymentService.Complete3DS:input_type -> altyn.v1.Complete3DSRequest
-	18, // 37: altyn.v1.PaymentService.GetPayment:input_type -> altyn.v1.GetPaymentRequest
-	20, // 38: altyn.v1.PaymentService.FindPayment:input_type -> altyn.v1.FindPaymentRequest
-	22, // 39: altyn.v1.PaymentService.ListPayments:input_type -> altyn.v1.ListPaymentsRequest
-	24, // 40: altyn.v1.CheckoutService.GetPublicKey:input_type -> altyn.v1.GetPublicKeyRequest
-	7,  // 41: altyn.v1.PaymentService.Charge:output_type -> altyn.v1.ChargeResponse
-	9,  // 42: altyn.v1.PaymentService.Authorize:output_type -> altyn.v1.AuthorizeResponse
-	11, // 43: altyn.v1.PaymentService.Capture:output_type -> altyn.v1.CaptureResponse
-	13, // 44: altyn.v1.PaymentService.Void:output_type -> altyn.v1.VoidResponse
-	15, // 45: altyn.v1.PaymentService.Refund:output_type -> altyn.v1.RefundResponse
-	17, // 46: altyn.v1.PaymentService.Complete3DS:output_type -> altyn.v1.Complete3DSResponse
-	19, // 47: altyn.v1.PaymentService.GetPayment:output_type -> altyn.v1.GetPaymentResponse
-	21, // 48: altyn.v1.PaymentService.FindPayment:output_type -> altyn.v1.FindPaymentResponse
-	23, // 49: altyn.v1.PaymentService.ListPayments:output_type -> altyn.v1.ListPaymentsResponse
-	25, // 50: altyn.v1.CheckoutService.GetPublicKey:output_type -> altyn.v1.GetPublicKeyResponse
-	41, // [41:51] is the sub-list for method output_type
-	31, // [31:41] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	3,  // 2: altyn.v1.Payment.amount:type_name -> altyn.v1.Money
+	30, // 3: altyn.v1.Payment.data:type_name -> google.protobuf.Struct
+	4,  // 4: altyn.v1.Payment.card:type_name -> altyn.v1.Card
+	5,  // 5: altyn.v1.Payment.three_ds:type_name -> altyn.v1.ThreeDS
+	29, // 6: altyn.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	29, // 7: altyn.v1.Payment.authorized_at:type_name -> google.protobuf.Timestamp
+	29, // 8: altyn.v1.Payment.captured_at:type_name -> google.protobuf.Timestamp
+	29, // 9: altyn.v1.Payment.cancelled_at:type_name -> google.protobuf.Timestamp
+	29, // 10: altyn.v1.Payment.declined_at:type_name -> google.protobuf.Timestamp
+	29, // 11: altyn.v1.Payment.expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 12: altyn.v1.Payment.refunds:type_name -> altyn.v1.Refund
+	2,  // 13: altyn.v1.RecurrentPlan.interval:type_name -> altyn.v1.Interval
+	29, // 14: altyn.v1.RecurrentPlan.start_date:type_name -> google.protobuf.Timestamp
+	3,  // 15: altyn.v1.RecurrentPlan.amount:type_name -> altyn.v1.Money
+	29, // 16: altyn.v1.RecurrentPlan.end_date:type_name -> google.protobuf.Timestamp
+	3,  // 17: altyn.v1.ChargeRequest.amount:type_name -> altyn.v1.Money
+	30, // 18: altyn.v1.ChargeRequest.data:type_name -> google.protobuf.Struct
+	1,  // 19: altyn.v1.ChargeRequest.initiator:type_name -> altyn.v1.Initiator
+	8,  // 20: altyn.v1.ChargeRequest.recurrent:type_name -> altyn.v1.RecurrentPlan
+	7,  // 21: altyn.v1.ChargeResponse.payment:type_name -> altyn.v1.Payment
+	3,  // 22: altyn.v1.AuthorizeRequest.amount:type_name -> altyn.v1.Money
+	30, // 23: altyn.v1.AuthorizeRequest.data:type_name -> google.protobuf.Struct
+	1,  // 24: altyn.v1.AuthorizeRequest.initiator:type_name -> altyn.v1.Initiator
+	8,  // 25: altyn.v1.AuthorizeRequest.recurrent:type_name -> altyn.v1.RecurrentPlan
+	7,  // 26: altyn.v1.AuthorizeResponse.payment:type_name -> altyn.v1.Payment
+	7,  // 27: altyn.v1.CaptureResponse.payment:type_name -> altyn.v1.Payment
+	7,  // 28: altyn.v1.VoidResponse.payment:type_name -> altyn.v1.Payment
+	6,  // 29: altyn.v1.RefundResponse.refund:type_name -> altyn.v1.Refund
+	7,  // 30: altyn.v1.RefundResponse.payment:type_name -> altyn.v1.Payment
+	7,  // 31: altyn.v1.Complete3DSResponse.payment:type_name -> altyn.v1.Payment
+	7,  // 32: altyn.v1.GetPaymentResponse.payment:type_name -> altyn.v1.Payment
+	7,  // 33: altyn.v1.FindPaymentResponse.payment:type_name -> altyn.v1.Payment
+	0,  // 34: altyn.v1.ListPaymentsRequest.statuses:type_name -> altyn.v1.PaymentStatus
+	29, // 35: altyn.v1.ListPaymentsRequest.created_from:type_name -> google.protobuf.Timestamp
+	29, // 36: altyn.v1.ListPaymentsRequest.created_to:type_name -> google.protobuf.Timestamp
+	7,  // 37: altyn.v1.ListPaymentsResponse.payments:type_name -> altyn.v1.Payment
+	28, // 38: altyn.v1.ErrorDetail.field_violations:type_name -> altyn.v1.FieldViolation
+	9,  // 39: altyn.v1.PaymentService.Charge:input_type -> altyn.v1.ChargeRequest
+	11, // 40: altyn.v1.PaymentService.Authorize:input_type -> altyn.v1.AuthorizeRequest
+	13, // 41: altyn.v1.PaymentService.Capture:input_type -> altyn.v1.CaptureRequest
+	15, // 42: altyn.v1.PaymentService.Void:input_type -> altyn.v1.VoidRequest
+	17, // 43: altyn.v1.PaymentService.Refund:input_type -> altyn.v1.RefundRequest
+	19, // 44: altyn.v1.PaymentService.Complete3DS:input_type -> altyn.v1.Complete3DSRequest
+	21, // 45: altyn.v1.PaymentService.GetPayment:input_type -> altyn.v1.GetPaymentRequest
+	23, // 46: altyn.v1.PaymentService.FindPayment:input_type -> altyn.v1.FindPaymentRequest
+	25, // 47: altyn.v1.PaymentService.ListPayments:input_type -> altyn.v1.ListPaymentsRequest
+	10, // 48: altyn.v1.PaymentService.Charge:output_type -> altyn.v1.ChargeResponse
+	12, // 49: altyn.v1.PaymentService.Authorize:output_type -> altyn.v1.AuthorizeResponse
+	14, // 50: altyn.v1.PaymentService.Capture:output_type -> altyn.v1.CaptureResponse
+	16, // 51: altyn.v1.PaymentService.Void:output_type -> altyn.v1.VoidResponse
+	18, // 52: altyn.v1.PaymentService.Refund:output_type -> altyn.v1.RefundResponse
+	20, // 53: altyn.v1.PaymentService.Complete3DS:output_type -> altyn.v1.Complete3DSResponse
+	22, // 54: altyn.v1.PaymentService.GetPayment:output_type -> altyn.v1.GetPaymentResponse
+	24, // 55: altyn.v1.PaymentService.FindPayment:output_type -> altyn.v1.FindPaymentResponse
+	26, // 56: altyn.v1.PaymentService.ListPayments:output_type -> altyn.v1.ListPaymentsResponse
+	48, // [48:57] is the sub-list for method output_type
+	39, // [39:48] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_altyn_v1_payment_proto_init() }
@@ -2291,17 +2521,17 @@ func file_altyn_v1_payment_proto_init() {
 	if File_altyn_v1_payment_proto != nil {
 		return
 	}
-	file_altyn_v1_payment_proto_msgTypes[9].OneofWrappers = []any{}
-	file_altyn_v1_payment_proto_msgTypes[13].OneofWrappers = []any{}
+	file_altyn_v1_payment_proto_msgTypes[10].OneofWrappers = []any{}
+	file_altyn_v1_payment_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_altyn_v1_payment_proto_rawDesc), len(file_altyn_v1_payment_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   27,
+			NumEnums:      3,
+			NumMessages:   26,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   1,
 		},
 		GoTypes:           file_altyn_v1_payment_proto_goTypes,
 		DependencyIndexes: file_altyn_v1_payment_proto_depIdxs,

@@ -23,8 +23,6 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// PaymentServiceName is the fully-qualified name of the PaymentService service.
 	PaymentServiceName = "altyn.v1.PaymentService"
-	// CheckoutServiceName is the fully-qualified name of the CheckoutService service.
-	CheckoutServiceName = "altyn.v1.CheckoutService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -58,9 +56,6 @@ const (
 	// PaymentServiceListPaymentsProcedure is the fully-qualified name of the PaymentService's
 	// ListPayments RPC.
 	PaymentServiceListPaymentsProcedure = "/altyn.v1.PaymentService/ListPayments"
-	// CheckoutServiceGetPublicKeyProcedure is the fully-qualified name of the CheckoutService's
-	// GetPublicKey RPC.
-	CheckoutServiceGetPublicKeyProcedure = "/altyn.v1.CheckoutService/GetPublicKey"
 )
 
 // PaymentServiceClient is a client for the altyn.v1.PaymentService service.
@@ -367,78 +362,4 @@ func (UnimplementedPaymentServiceHandler) FindPayment(context.Context, *connect.
 
 func (UnimplementedPaymentServiceHandler) ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("altyn.v1.PaymentService.ListPayments is not implemented"))
-}
-
-// CheckoutServiceClient is a client for the altyn.v1.CheckoutService service.
-type CheckoutServiceClient interface {
-	// GetPublicKey returns the merchant's current cryptogram key.
-	GetPublicKey(context.Context, *connect.Request[v1.GetPublicKeyRequest]) (*connect.Response[v1.GetPublicKeyResponse], error)
-}
-
-// NewCheckoutServiceClient constructs a client for the altyn.v1.CheckoutService service. By
-// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
-// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
-// connect.WithGRPC() or connect.WithGRPCWeb() options.
-//
-// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
-// http://api.acme.com or https://acme.com/grpc).
-func NewCheckoutServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) CheckoutServiceClient {
-	baseURL = strings.TrimRight(baseURL, "/")
-	checkoutServiceMethods := v1.File_altyn_v1_payment_proto.Services().ByName("CheckoutService").Methods()
-	return &checkoutServiceClient{
-		getPublicKey: connect.NewClient[v1.GetPublicKeyRequest, v1.GetPublicKeyResponse](
-			httpClient,
-			baseURL+CheckoutServiceGetPublicKeyProcedure,
-			connect.WithSchema(checkoutServiceMethods.ByName("GetPublicKey")),
-			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
-			connect.WithClientOptions(opts...),
-		),
-	}
-}
-
-// checkoutServiceClient implements CheckoutServiceClient.
-type checkoutServiceClient struct {
-	getPublicKey *connect.Client[v1.GetPublicKeyRequest, v1.GetPublicKeyResponse]
-}
-
-// GetPublicKey calls altyn.v1.CheckoutService.GetPublicKey.
-func (c *checkoutServiceClient) GetPublicKey(ctx context.Context, req *connect.Request[v1.GetPublicKeyRequest]) (*connect.Response[v1.GetPublicKeyResponse], error) {
-	return c.getPublicKey.CallUnary(ctx, req)
-}
-
-// CheckoutServiceHandler is an implementation of the altyn.v1.CheckoutService service.
-type CheckoutServiceHandler interface {
-	// GetPublicKey returns the merchant's current cryptogram key.
-	GetPublicKey(context.Context, *connect.Request[v1.GetPublicKeyRequest]) (*connect.Response[v1.GetPublicKeyResponse], error)
-}
-
-// NewCheckoutServiceHandler builds an HTTP handler from the service implementation. It returns the
-// path on which to mount the handler and the handler itself.
-//
-// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
-// and JSON codecs. They also support gzip compression.
-func NewCheckoutServiceHandler(svc CheckoutServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
-	checkoutServiceMethods := v1.File_altyn_v1_payment_proto.Services().ByName("CheckoutService").Methods()
-	checkoutServiceGetPublicKeyHandler := connect.NewUnaryHandler(
-		CheckoutServiceGetPublicKeyProcedure,
-		svc.GetPublicKey,
-		connect.WithSchema(checkoutServiceMethods.ByName("GetPublicKey")),
-		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
-		connect.WithHandlerOptions(opts...),
-	)
-	return "/altyn.v1.CheckoutService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case CheckoutServiceGetPublicKeyProcedure:
-			checkoutServiceGetPublicKeyHandler.ServeHTTP(w, r)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-}
-
-// UnimplementedCheckoutServiceHandler returns CodeUnimplemented from all methods.
-type UnimplementedCheckoutServiceHandler struct{}
-
-func (UnimplementedCheckoutServiceHandler) GetPublicKey(context.Context, *connect.Request[v1.GetPublicKeyRequest]) (*connect.Response[v1.GetPublicKeyResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("altyn.v1.CheckoutService.GetPublicKey is not implemented"))
 }
