@@ -40,9 +40,6 @@ func (s *supply) take() (string, bool) {
 	return string(s.mem[i*s.size : (i+1)*s.size]), true
 }
 
-// used is how many cryptograms were handed out.
-func (s *supply) used() int { return min(int(s.next.Load()), s.n) }
-
 func (s *supply) release() {
 	if s.free != nil {
 		s.free()
