@@ -89,18 +89,18 @@ func (s *Store) Merchant(ctx context.Context, id string) (*Merchant, error) {
 
 // MerchantKeys lists a merchant's keys, newest first, retired ones included.
 func (s *Store) MerchantKeys(ctx context.Context, merchantID string) ([]MerchantKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT merchant_id, key_id, public_key, private_wrapped, created_at, retired_at
-		FROM merchant_keys WHERE merchant_id = $1 ORDER BY created_at DESC, key_id DESC`, merchantID)
-	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (MerchantKey, error) {
+	list, err := collect(ctx, s.db, func(row pgx.Row) (MerchantKey, error) {
 		var k MerchantKey
 		var retired *time.Time
 		err := row.Scan(&k.MerchantID, &k.KeyID, &k.PublicKey, &k.PrivateWrapped, &k.CreatedAt, &retired)
 		k.RetiredAt = timeVal(retired)
 		return k, err
-	})
+	}, `SELECT merchant_id, key_id, public_key, private_wrapped, created_at, retired_at
+		FROM merchant_keys WHERE merchant_id = $1 ORDER BY created_at DESC, key_id DESC`, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return list, nil
 }
 
 func nullInt(v int) *int {

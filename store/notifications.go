@@ -108,11 +108,11 @@ func scanSettings(row pgx.Row) (NotificationSettings, error) {
 
 // NotificationSettings lists a merchant's settings, by type.
 func (s *Store) NotificationSettings(ctx context.Context, merchantID string) ([]NotificationSettings, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+settingsColumns+` FROM notification_settings WHERE merchant_id = $1 ORDER BY type`, merchantID)
+	list, err := collect(ctx, s.db, scanSettings, `SELECT `+settingsColumns+` FROM notification_settings WHERE merchant_id = $1 ORDER BY type`, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("read notification settings: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (NotificationSettings, error) { return scanSettings(row) })
+	return list, nil
 }
 
 // NotificationSetting reads a merchant's settings of one type (ErrNotFound
@@ -243,7 +243,7 @@ func settingsOf(ctx context.Context, tx pgx.Tx, msgs []OutboxMessage) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("read notification settings: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (NotificationSettings, error) { return scanSettings(row) })
+	list, err := scanRows(rows, scanSettings)
 	if err != nil {
 		return nil, fmt.Errorf("read notification settings: %w", err)
 	}
@@ -311,7 +311,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, now, until time.Time, lease
 		if err != nil {
 			return fmt.Errorf("lease deliveries: %w", err)
 		}
-		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Delivery, error) { return scanDelivery(row) })
+		list, err := scanRows(rows, scanDelivery)
 		if err != nil {
 			return fmt.Errorf("lease deliveries: %w", err)
 		}
@@ -338,20 +338,22 @@ func (s *Store) LeaseDeliveries(ctx context.Context, now, until time.Time, lease
 	return out, err
 }
 
-func readOutbox(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, where string, args ...any) ([]OutboxMessage, error) {
-	rows, err := q.Query(ctx, `SELECT id, merchant_id, type, payment_id, subject_id, payload, created_at FROM outbox WHERE `+where, args...)
+const outboxColumns = `id, merchant_id, type, payment_id, subject_id, payload, created_at`
+
+func scanOutbox(row pgx.Row) (OutboxMessage, error) {
+	var m OutboxMessage
+	var payload string
+	err := row.Scan(&m.ID, &m.MerchantID, &m.Type, &m.PaymentID, &m.SubjectID, &payload, &m.CreatedAt)
+	m.Payload, m.CreatedAt = []byte(payload), m.CreatedAt.UTC()
+	return m, err
+}
+
+func readOutbox(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]OutboxMessage, error) {
+	rows, err := tx.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxMessage, error) {
-		var m OutboxMessage
-		var payload string
-		err := row.Scan(&m.ID, &m.MerchantID, &m.Type, &m.PaymentID, &m.SubjectID, &payload, &m.CreatedAt)
-		m.Payload, m.CreatedAt = []byte(payload), m.CreatedAt.UTC()
-		return m, err
-	})
+	msgs, err := scanRows(rows, scanOutbox)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -472,12 +474,8 @@ func (s *Store) ListDeliveries(ctx context.Context, merchantID string, f Deliver
 		}
 		where = append(where, "(created_at, outbox_id, channel) < ("+arg(at)+", "+arg(id)+", "+arg(channel)+")")
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+deliveryColumns+` FROM notification_deliveries WHERE `+strings.Join(where, " AND ")+
+	list, err := collect(ctx, s.db, scanDelivery, `SELECT `+deliveryColumns+` FROM notification_deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY created_at DESC, outbox_id DESC, channel DESC LIMIT `+arg(f.PageSize+1), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list deliveries: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Delivery, error) { return scanDelivery(row) })
 	if err != nil {
 		return nil, "", fmt.Errorf("list deliveries: %w", err)
 	}
@@ -492,35 +490,35 @@ func (s *Store) ListDeliveries(ctx context.Context, merchantID string, f Deliver
 
 // Deliveries reads the deliveries of one of a merchant's outbox messages.
 func (s *Store) Deliveries(ctx context.Context, merchantID, outboxID string) ([]Delivery, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+deliveryColumns+` FROM notification_deliveries
+	list, err := collect(ctx, s.db, scanDelivery, `SELECT `+deliveryColumns+` FROM notification_deliveries
 		WHERE merchant_id = $1 AND outbox_id = $2 ORDER BY channel`, merchantID, outboxID)
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Delivery, error) { return scanDelivery(row) })
+	return list, nil
 }
 
 // DeliveryAttempts lists the attempts of a delivery, first first.
 func (s *Store) DeliveryAttempts(ctx context.Context, outboxID, channel string) ([]DeliveryAttempt, error) {
-	rows, err := s.db.Query(ctx, `SELECT attempt, target, started_at, latency_ms, http_status, error
-		FROM notification_attempts WHERE outbox_id = $1 AND channel = $2 ORDER BY attempt`, outboxID, channel)
-	if err != nil {
-		return nil, fmt.Errorf("read attempts: %w", err)
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeliveryAttempt, error) {
+	list, err := collect(ctx, s.db, func(row pgx.Row) (DeliveryAttempt, error) {
 		var a DeliveryAttempt
 		var ms int64
 		err := row.Scan(&a.Attempt, &a.Target, &a.StartedAt, &ms, &a.HTTPStatus, &a.Error)
 		a.StartedAt, a.Latency = a.StartedAt.UTC(), time.Duration(ms)*time.Millisecond
 		return a, err
-	})
+	}, `SELECT attempt, target, started_at, latency_ms, http_status, error
+		FROM notification_attempts WHERE outbox_id = $1 AND channel = $2 ORDER BY attempt`, outboxID, channel)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	return list, nil
 }
 
 // OutboxMessage reads one of a merchant's outbox messages.
 func (s *Store) OutboxMessage(ctx context.Context, merchantID, id string) (*OutboxMessage, error) {
-	msgs, err := readOutbox(ctx, s.db, `id = $1 AND merchant_id = $2`, id, merchantID)
+	msgs, err := collect(ctx, s.db, scanOutbox, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1 AND merchant_id = $2`, id, merchantID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	if len(msgs) == 0 {
 		return nil, ErrNotFound
@@ -574,7 +572,7 @@ func (s *Store) ResendNotification(ctx context.Context, merchantID, outboxID, ch
 		if err != nil {
 			return fmt.Errorf("read deliveries: %w", err)
 		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Delivery, error) { return scanDelivery(row) })
+		out, err = scanRows(rows, scanDelivery)
 		return err
 	})
 	return out, err

@@ -45,16 +45,10 @@ func (s *Store) InsertOutbox(ctx context.Context, msgs ...OutboxMessage) error {
 // Outbox reads a merchant's first messages in the order they were written
 // (for tests; the notifier leases its own work).
 func (s *Store) Outbox(ctx context.Context, merchantID string, limit int) ([]OutboxMessage, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, merchant_id, type, payment_id, subject_id, payload, created_at
+	list, err := collect(ctx, s.db, scanOutbox, `SELECT `+outboxColumns+`
 		FROM outbox WHERE merchant_id = $1 ORDER BY created_at, id LIMIT $2`, merchantID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxMessage, error) {
-		var m OutboxMessage
-		var payload string
-		err := row.Scan(&m.ID, &m.MerchantID, &m.Type, &m.PaymentID, &m.SubjectID, &payload, &m.CreatedAt)
-		m.Payload = []byte(payload)
-		return m, err
-	})
+	return list, nil
 }

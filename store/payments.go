@@ -389,12 +389,8 @@ func (s *Store) ListPayments(ctx context.Context, merchantID string, f PaymentFi
 		}
 		where = append(where, "(created_at, id) < ("+arg(at)+", "+arg(id)+")")
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE `+strings.Join(where, " AND ")+
+	list, err := s.listPayments(ctx, `SELECT `+paymentColumns+` FROM payments WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY created_at DESC, id DESC LIMIT `+arg(f.PageSize+1), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list payments: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Payment, error) { return scanPayment(row) })
 	if err != nil {
 		return nil, "", fmt.Errorf("list payments: %w", err)
 	}
@@ -429,15 +425,15 @@ func decodeCursor(tok string) (time.Time, string, error) {
 
 // Refunds lists a payment's refunds, oldest first.
 func (s *Store) Refunds(ctx context.Context, paymentID string) ([]Refund, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at
+	list, err := collect(ctx, s.db, scanRefund, `SELECT id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at
 		FROM refunds WHERE payment_id = $1 ORDER BY created_at, id`, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("list refunds: %w", err)
 	}
-	return pgx.CollectRows(rows, scanRefund)
+	return list, nil
 }
 
-func scanRefund(row pgx.CollectableRow) (Refund, error) {
+func scanRefund(row pgx.Row) (Refund, error) {
 	var r Refund
 	var st string
 	err := row.Scan(&r.ID, &r.PaymentID, &r.MerchantID, &r.TransactionID, &r.Amount, &st, &r.CreatedAt, &r.UpdatedAt)
@@ -479,18 +475,18 @@ func (s *Store) StaleAuthentications(ctx context.Context, before time.Time, limi
 
 // PendingRefunds lists refunds the acquirer has not confirmed, untouched since before.
 func (s *Store) PendingRefunds(ctx context.Context, before time.Time, limit int) ([]Refund, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at
+	list, err := collect(ctx, s.db, scanRefund, `SELECT id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at
 		FROM refunds WHERE status = 'Pending' AND updated_at < $1 ORDER BY updated_at LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending refunds: %w", err)
 	}
-	return pgx.CollectRows(rows, scanRefund)
+	return list, nil
 }
 
 func (s *Store) listPayments(ctx context.Context, sql string, args ...any) ([]*Payment, error) {
-	rows, err := s.db.Query(ctx, sql, args...)
+	list, err := collect(ctx, s.db, scanPayment, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Payment, error) { return scanPayment(row) })
+	return list, nil
 }

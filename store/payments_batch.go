@@ -69,11 +69,7 @@ func (s *Store) CreatePayments(ctx context.Context, ps []*Payment, claims []*Ide
 
 // TokensByID reads live tokens by id, whichever merchant's they are.
 func (s *Store) TokensByID(ctx context.Context, ids []string) (map[string]*Token, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read tokens: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Token, error) { return scanToken(row) })
+	list, err := collect(ctx, s.db, scanToken, `SELECT `+tokenColumns+` FROM tokens WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read tokens: %w", err)
 	}
@@ -96,7 +92,7 @@ func (s *Store) ModifyPayments(ctx context.Context, ids []string, fn func(p *Pay
 		if err != nil {
 			return fmt.Errorf("read payments: %w", err)
 		}
-		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Payment, error) { return scanPayment(row) })
+		list, err := scanRows(rows, scanPayment)
 		if err != nil {
 			return fmt.Errorf("read payments: %w", err)
 		}

@@ -40,7 +40,7 @@ var migrations embed.FS
 
 // Store is the database handle shared by the whole server.
 type Store struct {
-	db *pgxpool.Pool
+	db pool
 }
 
 // Open connects to the database at url and applies the migrations.
@@ -56,7 +56,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: pool{db}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -65,10 +65,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // Close releases the connections.
-func (s *Store) Close() { s.db.Close() }
+func (s *Store) Close() { s.db.pool.Close() }
 
 // Pool exposes the connection pool to tests and benchmarks in other packages.
-func (s *Store) Pool() *pgxpool.Pool { return s.db }
+func (s *Store) Pool() *pgxpool.Pool { return s.db.pool }
 
 // migrate applies every embedded migration not yet recorded. Each step is one
 // DDL statement written to be repeatable (IF NOT EXISTS), so replicas starting
@@ -113,7 +113,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // tx runs fn through ExecuteTx, the whole-transaction retry helper.
 func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return ExecuteTx(ctx, s.db, fn)
+	return ExecuteTx(ctx, s.db.pool, fn)
 }
 
 // classify turns PostgreSQL/CockroachDB errors the callers act on into the

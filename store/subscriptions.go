@@ -254,12 +254,12 @@ func (s *Store) SubscriptionByPayment(ctx context.Context, merchantID, paymentID
 // SubscriptionsByAccount lists a merchant's subscriptions of an account,
 // newest first (at most 1000).
 func (s *Store) SubscriptionsByAccount(ctx context.Context, merchantID, accountID string) ([]*Subscription, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+	list, err := collect(ctx, s.db, func(row pgx.Row) (*Subscription, error) { return scanSubscription(row) }, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE merchant_id = $1 AND account_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1000`, merchantID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("find subscriptions: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Subscription, error) { return scanSubscription(row) })
+	return list, nil
 }
 
 // ModifySubscription changes one subscription in one retried transaction:
@@ -308,7 +308,7 @@ func (s *Store) ModifySubscriptions(ctx context.Context, ids []string, since tim
 		if err != nil {
 			return fmt.Errorf("read subscriptions: %w", err)
 		}
-		subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Subscription, error) { return scanSubscription(row) })
+		subs, err := scanRows(rows, func(row pgx.Row) (*Subscription, error) { return scanSubscription(row) })
 		if err != nil {
 			return fmt.Errorf("read subscriptions: %w", err)
 		}
@@ -526,7 +526,7 @@ func cardHistory(ctx context.Context, tx pgx.Tx, subs []*Subscription, since tim
 	if err != nil {
 		return nil, fmt.Errorf("read card history: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, scanCardAttempt)
+	list, err := scanRows(rows, scanCardAttempt)
 	if err != nil {
 		return nil, fmt.Errorf("read card history: %w", err)
 	}
@@ -536,7 +536,7 @@ func cardHistory(ctx context.Context, tx pgx.Tx, subs []*Subscription, since tim
 	return out, nil
 }
 
-func scanCardAttempt(row pgx.CollectableRow) (CardAttempt, error) {
+func scanCardAttempt(row pgx.Row) (CardAttempt, error) {
 	var a CardAttempt
 	var outcome string
 	err := row.Scan(&a.SubscriptionID, &a.PeriodNo, &a.Attempt, &a.CardKey, &a.At, &a.Retry, &outcome, &a.ReasonCode)
@@ -546,18 +546,18 @@ func scanCardAttempt(row pgx.CollectableRow) (CardAttempt, error) {
 
 // CardHistory reads a card's attempts at or after since, oldest first.
 func (s *Store) CardHistory(ctx context.Context, cardKey string, since time.Time) ([]CardAttempt, error) {
-	rows, err := s.db.Query(ctx, `SELECT subscription_id, period_no, attempt, card_key, at, retry, outcome, reason_code
+	list, err := collect(ctx, s.db, scanCardAttempt, `SELECT subscription_id, period_no, attempt, card_key, at, retry, outcome, reason_code
 		FROM card_attempts WHERE card_key = $1 AND at >= $2 ORDER BY at, subscription_id, period_no, attempt`, cardKey, since)
 	if err != nil {
 		return nil, fmt.Errorf("read card history: %w", err)
 	}
-	return pgx.CollectRows(rows, scanCardAttempt)
+	return list, nil
 }
 
 const chargeColumns = `subscription_id, period_no, merchant_id, status, attempt, idem_key, payment_id, reason_code,
 	due_at, amount, currency, two_stage, token_id, account_id, description, email, first_attempt_at, updated_at`
 
-func scanCharge(row pgx.CollectableRow) (*Charge, error) {
+func scanCharge(row pgx.Row) (*Charge, error) {
 	var c Charge
 	var status string
 	err := row.Scan(&c.SubscriptionID, &c.PeriodNo, &c.MerchantID, &status, &c.Attempt, &c.Key, &c.PaymentID, &c.ReasonCode,
@@ -582,7 +582,7 @@ func chargesOf(ctx context.Context, tx pgx.Tx, subs []*Subscription) (map[string
 	if err != nil {
 		return nil, fmt.Errorf("read charges: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, scanCharge)
+	list, err := scanRows(rows, scanCharge)
 	if err != nil {
 		return nil, fmt.Errorf("read charges: %w", err)
 	}
@@ -594,12 +594,12 @@ func chargesOf(ctx context.Context, tx pgx.Tx, subs []*Subscription) (map[string
 
 // Charges lists a subscription's billed periods, oldest first.
 func (s *Store) Charges(ctx context.Context, subscriptionID string) ([]*Charge, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+chargeColumns+` FROM subscription_charges
+	list, err := collect(ctx, s.db, scanCharge, `SELECT `+chargeColumns+` FROM subscription_charges
 		WHERE subscription_id = $1 ORDER BY period_no`, subscriptionID)
 	if err != nil {
 		return nil, fmt.Errorf("list charges: %w", err)
 	}
-	return pgx.CollectRows(rows, scanCharge)
+	return list, nil
 }
 
 // UnstartedPlans lists approved payments that asked for a recurrent plan,
@@ -673,7 +673,7 @@ func (s *Store) ImportSubscriptions(ctx context.Context, subs []*Subscription) e
 		rows[i] = subscriptionArgs(sub)
 	}
 	cols := strings.Split(strings.Join(strings.Fields(subscriptionColumns), ""), ",")
-	if _, err := s.db.CopyFrom(ctx, pgx.Identifier{"subscriptions"}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := s.db.pool.CopyFrom(ctx, pgx.Identifier{"subscriptions"}, cols, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("import subscriptions: %w", classify(err))
 	}
 	return nil

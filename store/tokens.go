@@ -76,13 +76,13 @@ func (s *Store) TokenByFingerprint(ctx context.Context, merchantID, accountID st
 // Tokens lists a merchant's live tokens of an account (all accounts when
 // accountID is empty), newest first.
 func (s *Store) Tokens(ctx context.Context, merchantID, accountID string) ([]*Token, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tokenColumns+` FROM tokens
+	list, err := collect(ctx, s.db, scanToken, `SELECT `+tokenColumns+` FROM tokens
 		WHERE merchant_id = $1 AND ($2 = '' OR account_id = $2) AND deleted_at IS NULL
 		ORDER BY created_at DESC, id DESC LIMIT 1000`, merchantID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Token, error) { return scanToken(row) })
+	return list, nil
 }
 
 // DeleteToken forgets a merchant's token: it no longer pays. Its row stays

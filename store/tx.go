@@ -35,6 +35,16 @@ func ExecuteTx(ctx context.Context, db *pgxpool.Pool, fn func(ctx context.Contex
 	// CockroachDB's SAVEPOINT cockroach_restart protocol, which on
 	// PostgreSQL keeps the stale snapshot and ignores the COMMIT error,
 	// reporting success for a write PostgreSQL rejected.
+	return retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
+			return fn(ctx, tx)
+		})
+	})
+}
+
+// retry runs fn until it succeeds, fails with an error other than a
+// serialization failure or deadlock, or the retries run out.
+func retry(ctx context.Context, fn func(ctx context.Context) error) error {
 	attempt := 0
 	return crdb.ExecuteCtx(crdb.WithMaxRetries(ctx, maxRetries), func(ctx context.Context, _ ...any) error {
 		if attempt > 0 {
@@ -43,14 +53,60 @@ func ExecuteTx(ctx context.Context, db *pgxpool.Pool, fn func(ctx context.Contex
 			}
 		}
 		attempt++
-		err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
-			return fn(ctx, tx)
-		})
+		err := fn(ctx)
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "40P01" {
 			return &deadlockError{err}
 		}
 		return err
 	})
+}
+
+// pool runs single statements outside ExecuteTx. Each is a transaction of
+// its own, SERIALIZABLE like every other, and PostgreSQL can abort it with
+// a serialization failure too (even a read-only one); pool retries those
+// as ExecuteTx does: the aborted statement left nothing behind.
+type pool struct{ pool *pgxpool.Pool }
+
+// Exec runs a statement that returns no rows.
+func (p pool) Exec(ctx context.Context, sql string, args ...any) (tag pgconn.CommandTag, err error) {
+	err = retry(ctx, func(ctx context.Context) error {
+		tag, err = p.pool.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}
+
+// QueryRow runs a statement returning at most one row when its Scan is
+// called.
+func (p pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return retriedRow{p.pool, ctx, sql, args}
+}
+
+type retriedRow struct {
+	pool *pgxpool.Pool
+	ctx  context.Context
+	sql  string
+	args []any
+}
+
+func (r retriedRow) Scan(dest ...any) error {
+	return retry(r.ctx, func(ctx context.Context) error {
+		return r.pool.QueryRow(ctx, r.sql, r.args...).Scan(dest...)
+	})
+}
+
+// collect runs a query and scans every row with scan; a serialization
+// failure while reading the rows runs the query again from the start.
+func collect[T any](ctx context.Context, p pool, scan func(pgx.Row) (T, error), sql string, args ...any) (list []T, err error) {
+	err = retry(ctx, func(ctx context.Context) error {
+		rows, err := p.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		list, err = scanRows(rows, scan)
+		return err
+	})
+	return list, err
 }
 
 // backoff waits before retry n (1, 2, …) a random time below 1 ms·2ⁿ, at most
@@ -76,3 +132,8 @@ type deadlockError struct{ err error }
 func (e *deadlockError) Error() string    { return e.err.Error() }
 func (e *deadlockError) Unwrap() error    { return e.err }
 func (e *deadlockError) SQLState() string { return "40001" }
+
+// scanRows reads every row with scan and closes rows.
+func scanRows[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+}

@@ -233,10 +233,11 @@ func New(t testing.TB, opt ...Option) *Env {
 // would stop); t.Cleanup calls it too, and a second call does nothing.
 func (e *Env) Close() { e.closeOnce.Do(e.close) }
 
-// H2CClient speaks HTTP/2 without TLS (and HTTP/1.1), as gRPC clients do.
+// H2CClient speaks HTTP/2 without TLS (prior knowledge, no upgrade), as
+// gRPC clients do. With HTTP/1.1 enabled too, net/http would pick HTTP/1.1
+// for http:// URLs.
 func H2CClient() *http.Client {
 	var p http.Protocols
-	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
 	return &http.Client{Transport: &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{}, MaxIdleConnsPerHost: 64}}
 }

@@ -70,6 +70,7 @@ const (
 	logName      = "postgres.log"
 	readyTimeout = 2 * time.Minute // crash recovery of a big WAL can take a while
 	stopTimeout  = time.Minute
+	orphanWait   = 15 * time.Second // for backends of a killed postmaster to exit
 )
 
 // Start initializes Dir if needed, starts postgres on it and waits until it
@@ -137,7 +138,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			logger.Info("PostgreSQL started", "dir", dir, "port", port, "elapsed", time.Since(began).Round(time.Millisecond))
 			return s, nil
 		}
-		if o.Port != 0 || attempt == 3 || !strings.Contains(err.Error(), "could not bind") {
+		switch {
+		case o.Port == 0 && attempt < 3 && strings.Contains(err.Error(), "could not bind"):
+		case time.Since(began) < orphanWait && strings.Contains(err.Error(), "pre-existing shared memory block"):
+			// A postmaster killed with SIGKILL leaves its backends running
+			// until they notice it is gone; they exit within moments.
+			time.Sleep(200 * time.Millisecond)
+		default:
 			logFile.Close()
 			return nil, err
 		}
