@@ -21,9 +21,15 @@ type OutboxMessage struct {
 	CreatedAt  time.Time
 }
 
+const insertOutboxSQL = `INSERT INTO outbox (id, merchant_id, type, payment_id, subject_id, payload, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+func outboxArgs(m OutboxMessage) []any {
+	return []any{m.ID, m.MerchantID, m.Type, m.PaymentID, m.SubjectID, string(m.Payload), m.CreatedAt}
+}
+
 func insertOutbox(ctx context.Context, tx pgx.Tx, m OutboxMessage) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, merchant_id, type, payment_id, subject_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.MerchantID, m.Type, m.PaymentID, m.SubjectID, string(m.Payload), m.CreatedAt); err != nil {
+	if _, err := tx.Exec(ctx, insertOutboxSQL, outboxArgs(m)...); err != nil {
 		return fmt.Errorf("insert outbox: %w", err)
 	}
 	return nil

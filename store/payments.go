@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PaymentStatus is a payment's state; the allowed moves between states are
@@ -176,31 +177,39 @@ func paymentArgs(p *Payment) []any {
 }
 
 // CreatePayment inserts a new payment together with its idempotency claim
-// (if any) and the digest of the cryptogram that pays it, in one transaction:
-// either all three exist or none.
+// (if any) and the digest of the cryptogram that pays it, in one statement
+// and so one transaction: either all three exist or none.
 func (s *Store) CreatePayment(ctx context.Context, p *Payment, claim *Idempotency, digest []byte) error {
-	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if claim != nil {
-			if err := insertClaim(ctx, tx, claim); err != nil {
-				return err
-			}
+	args := paymentArgs(p)
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var with []string
+	if digest != nil {
+		with = append(with, `d AS (INSERT INTO used_cryptograms (digest, merchant_id, payment_id, used_at)
+			VALUES (`+arg(digest)+`, $2, $1, `+arg(p.CreatedAt)+`))`)
+	}
+	if claim != nil {
+		with = append(with, `c AS (INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
+			VALUES (`+arg(claim.MerchantID)+`, `+arg(claim.Key)+`, `+arg(claim.Operation)+`, `+arg(claim.RequestHash)+`, $1, now()))`)
+	}
+	sql := `INSERT INTO payments (` + paymentColumns + `) VALUES (
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`
+	if len(with) > 0 {
+		sql = `WITH ` + strings.Join(with, ", ") + " " + sql
+	}
+	_, err := s.db.Exec(ctx, sql, args...)
+	if pg, ok := errors.AsType[*pgconn.PgError](err); ok && pg.Code == "23505" {
+		switch pg.TableName {
+		case "used_cryptograms":
+			return ErrCryptogramUsed
+		case "idempotency_keys":
+			return ErrKeyUsed
 		}
-		if digest != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO used_cryptograms (digest, merchant_id, payment_id, used_at) VALUES ($1, $2, $3, $4)`,
-				digest, p.MerchantID, p.ID, p.CreatedAt); err != nil {
-				if errors.Is(classify(err), ErrDuplicate) {
-					return ErrCryptogramUsed
-				}
-				return fmt.Errorf("mark cryptogram used: %w", err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (
-			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`, paymentArgs(p)...); err != nil {
-			return fmt.Errorf("insert payment: %w", classify(err))
-		}
-		return nil
-	})
+	}
+	if err != nil {
+		return fmt.Errorf("insert payment: %w", classify(err))
+	}
+	return nil
 }
 
 // ModifyPayment changes one payment in one retried transaction: it reads the
@@ -221,12 +230,22 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 		if err != nil {
 			return err
 		}
+		// The update and its effects go to the database as one batch: one
+		// round trip. A failed guard or effect rolls the whole batch back.
+		var w writes
 		if eff.Claim != nil {
-			if err := insertClaim(ctx, tx, eff.Claim); err != nil {
-				return err
-			}
+			queueClaim(&w, eff.Claim)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
+		w.queue(func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("update payment: %w", classify(err))
+			}
+			if tag.RowsAffected() != 1 {
+				return ErrStale
+			}
+			return nil
+		}, `UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
 			refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
 			pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
 			declined_at = $17, expires_at = $18, token_id = $20
@@ -235,13 +254,8 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 			p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
 			p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
 			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID)
-		if err != nil {
-			return fmt.Errorf("update payment: %w", classify(err))
-		}
-		if tag.RowsAffected() != 1 {
-			return ErrStale
-		}
-		if err := applyEffects(ctx, tx, eff); err != nil {
+		queueEffects(&w, eff)
+		if err := w.send(ctx, tx); err != nil {
 			return err
 		}
 		if t := eff.SaveToken; t != nil && t.ID != p.TokenID {
@@ -257,72 +271,64 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 	return out, err
 }
 
-func insertClaim(ctx context.Context, tx pgx.Tx, c *Idempotency) error {
-	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, now())`, c.MerchantID, c.Key, c.Operation, c.RequestHash, c.PaymentID)
-	if err != nil {
-		if errors.Is(classify(err), ErrDuplicate) {
-			return ErrKeyUsed
+func queueClaim(w *writes, c *Idempotency) {
+	w.queue(func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			if errors.Is(classify(err), ErrDuplicate) {
+				return ErrKeyUsed
+			}
+			return fmt.Errorf("claim idempotency key: %w", err)
 		}
-		return fmt.Errorf("claim idempotency key: %w", err)
-	}
-	return nil
+		return nil
+	}, `INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, now())`, c.MerchantID, c.Key, c.Operation, c.RequestHash, c.PaymentID)
 }
 
-func applyEffects(ctx context.Context, tx pgx.Tx, e Effects) error {
+func queueEffects(w *writes, e Effects) {
 	if a := e.Answer; a != nil {
-		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET response = $3 WHERE merchant_id = $1 AND idem_key = $2`,
-			a.MerchantID, a.Key, a.Response); err != nil {
-			return fmt.Errorf("store answer: %w", err)
-		}
+		w.exec("store answer", `UPDATE idempotency_keys SET response = $3 WHERE merchant_id = $1 AND idem_key = $2`,
+			a.MerchantID, a.Key, a.Response)
 	}
 	if r := e.Release; r != nil {
-		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2`, r.MerchantID, r.Key); err != nil {
-			return fmt.Errorf("release key: %w", err)
-		}
+		w.exec("release key", `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2`, r.MerchantID, r.Key)
 	}
 	if r := e.InsertRefund; r != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.ID, r.PaymentID, r.MerchantID, r.TransactionID, r.Amount, string(r.Status), r.CreatedAt, r.UpdatedAt); err != nil {
-			return fmt.Errorf("insert refund: %w", classify(err))
-		}
+		w.queue(func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("insert refund: %w", classify(err))
+			}
+			return nil
+		}, `INSERT INTO refunds (id, payment_id, merchant_id, transaction_id, amount, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.ID, r.PaymentID, r.MerchantID, r.TransactionID, r.Amount, string(r.Status), r.CreatedAt, r.UpdatedAt)
 	}
 	if r := e.UpdateRefund; r != nil {
-		tag, err := tx.Exec(ctx, `UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'Pending'`, r.ID, string(r.Status), r.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("update refund: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
-			return ErrStale // someone else settled it first
-		}
+		w.queue(func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("update refund: %w", err)
+			}
+			if tag.RowsAffected() != 1 {
+				return ErrStale // someone else settled it first
+			}
+			return nil
+		}, `UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'Pending'`, r.ID, string(r.Status), r.UpdatedAt)
 	}
 	if t := e.SaveToken; t != nil {
-		if err := saveToken(ctx, tx, t); err != nil {
-			return err
-		}
+		queueSaveToken(w, t)
 	}
 	if id := e.ActivateToken; id != "" {
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET deleted_at = NULL WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("activate token: %w", err)
-		}
+		w.exec("activate token", `UPDATE tokens SET deleted_at = NULL WHERE id = $1`, id)
 	}
 	if id := e.DropToken; id != "" {
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET pan_sealed = '\x'::BYTEA, key_wrapped = '\x'::BYTEA
-			WHERE id = $1 AND deleted_at IS NOT NULL`, id); err != nil {
-			return fmt.Errorf("drop token: %w", err)
-		}
+		w.exec("drop token", `UPDATE tokens SET pan_sealed = '\x'::BYTEA, key_wrapped = '\x'::BYTEA
+			WHERE id = $1 AND deleted_at IS NOT NULL`, id)
 	}
 	for _, m := range e.Outbox {
-		if err := insertOutbox(ctx, tx, m); err != nil {
-			return err
-		}
+		w.exec("insert outbox", insertOutboxSQL, outboxArgs(m)...)
 	}
 	if r := e.DeleteRefund; r != nil {
-		if _, err := tx.Exec(ctx, `DELETE FROM refunds WHERE id = $1 AND status = 'Pending'`, r.ID); err != nil {
-			return fmt.Errorf("delete refund: %w", err)
-		}
+		w.exec("delete refund", `DELETE FROM refunds WHERE id = $1 AND status = 'Pending'`, r.ID)
 	}
-	return nil
 }
 
 // Payment reads one of a merchant's payments by id.

@@ -45,8 +45,13 @@ func scanToken(row pgx.Row) (*Token, error) {
 
 // saveToken stores a token, or revives and refreshes the account's existing
 // token of the same card; t.ID becomes the stored token's id.
-func saveToken(ctx context.Context, tx pgx.Tx, t *Token) error {
-	err := tx.QueryRow(ctx, `INSERT INTO tokens (`+tokenColumns+`)
+func queueSaveToken(w *writes, t *Token) {
+	w.queue(func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&t.ID); err != nil {
+			return fmt.Errorf("save token: %w", classify(err))
+		}
+		return nil
+	}, `INSERT INTO tokens (`+tokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13 THEN $12::TIMESTAMPTZ END)
 		ON CONFLICT (merchant_id, account_id, fingerprint) DO UPDATE
 		SET deleted_at = CASE WHEN $13 THEN tokens.deleted_at END,
@@ -54,11 +59,7 @@ func saveToken(ctx context.Context, tx pgx.Tx, t *Token) error {
 			card_exp_month = excluded.card_exp_month, card_exp_year = excluded.card_exp_year
 		RETURNING id`,
 		t.ID, t.MerchantID, t.AccountID, t.Fingerprint, t.PANSealed, t.KeyWrapped, t.CardFirstSix,
-		t.CardLastFour, t.CardBrand, t.CardExpMonth, t.CardExpYear, t.CreatedAt, t.Inactive).Scan(&t.ID)
-	if err != nil {
-		return fmt.Errorf("save token: %w", classify(err))
-	}
-	return nil
+		t.CardLastFour, t.CardBrand, t.CardExpMonth, t.CardExpYear, t.CreatedAt, t.Inactive)
 }
 
 // Token reads a live token by id, whichever merchant's it is (the caller

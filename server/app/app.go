@@ -108,7 +108,12 @@ func (a *App) Close() { a.Store.Close() }
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	recovery := connect.WithInterceptors(api.NewRecoveryInterceptor(a.log), api.NewLogInterceptor(a.log))
+	// Answers are small (a payment is ~0.5 KB): gzip would cost more CPU
+	// than it saves bytes, so only larger ones (lists) are compressed.
+	recovery := connect.WithHandlerOptions(
+		connect.WithInterceptors(api.NewRecoveryInterceptor(a.log), api.NewLogInterceptor(a.log)),
+		connect.WithCompressMinBytes(1024),
+	)
 	private := connect.WithInterceptors(api.NewAuthInterceptor(a.Merchants, a.log))
 
 	mux.Handle(altynv1connect.NewPaymentServiceHandler(api.NewPaymentServer(a.Engine, a.log), recovery, private))
