@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+
+	"github.com/altynpay/altyn/server/money"
 )
 
 // maxMDLen bounds the MD the ACS echoes back.
@@ -147,7 +149,7 @@ func (s *Sandbox) serveACS(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusOK, challengePage, struct {
 			Amount, Brand, Mask, Action, PaReq, MD, TermURL string
 		}{
-			Amount:  formatAmount(c.Amount, c.Currency),
+			Amount:  money.Decimal(c.Amount, c.Currency) + " " + c.Currency,
 			Brand:   c.Brand,
 			Mask:    c.Mask,
 			Action:  s.acsURL,

@@ -1,7 +1,6 @@
 package acquirer
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,34 +101,4 @@ func brandName(c cryptogram.Card) string {
 		return string(b)
 	}
 	return "Card"
-}
-
-// currencyExponents lists ISO 4217 currencies whose minor unit is not 1/100.
-// It is used only to show amounts on the ACS page.
-var currencyExponents = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
-}
-
-// formatAmount renders minor units as a decimal amount with its currency,
-// e.g. 123456 RUB → "1234.56 RUB".
-func formatAmount(minor int64, currency string) string {
-	exp, ok := currencyExponents[currency]
-	if !ok {
-		exp = 2
-	}
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	s := strconv.FormatInt(minor, 10)
-	if exp > 0 {
-		if len(s) <= exp {
-			s = strings.Repeat("0", exp-len(s)+1) + s
-		}
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
-	}
-	return sign + s + " " + currency
 }

@@ -536,23 +536,3 @@ func TestAuthCodeStable(t *testing.T) {
 		t.Errorf("authCode: got %q for pay_1 and pay_2, want different codes", a)
 	}
 }
-
-func TestFormatAmount(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		minor    int64
-		currency string
-		want     string
-	}{
-		{123456, "RUB", "1234.56 RUB"},
-		{5, "USD", "0.05 USD"},
-		{0, "EUR", "0.00 EUR"},
-		{1500, "JPY", "1500 JPY"},
-		{1234, "KWD", "1.234 KWD"},
-	}
-	for _, c := range cases {
-		if got := formatAmount(c.minor, c.currency); got != c.want {
-			t.Errorf("formatAmount(%d, %s): got %q, want %q", c.minor, c.currency, got, c.want)
-		}
-	}
-}

@@ -27,22 +27,6 @@ func FuzzCheckAnswer(f *testing.F) {
 	})
 }
 
-func TestDecimal(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		minor    int64
-		currency string
-		want     string
-	}{
-		{150000, "RUB", "1500.00"}, {5, "RUB", "0.05"}, {0, "USD", "0.00"}, {-1999, "EUR", "-19.99"},
-		{500, "JPY", "500"}, {1234, "KWD", "1.234"}, {7, "KWD", "0.007"}, {1_000_000_000_000, "RUB", "10000000000.00"},
-	} {
-		if got := decimal(c.minor, c.currency); got != c.want {
-			t.Errorf("decimal(%d, %s) = %q, want %q", c.minor, c.currency, got, c.want)
-		}
-	}
-}
-
 func TestSnake(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/altynpay/altyn/server/money"
 	"github.com/altynpay/altyn/store"
 )
 
@@ -100,7 +101,7 @@ func cpFieldsOf(ev *event, m *store.Merchant) (cpFields, error) {
 		r := ev.Refund
 		f.int("TransactionId", r.TransactionID)
 		f.int("PaymentTransactionId", p.TransactionID)
-		f.num("Amount", decimal(r.Amount, p.Currency))
+		f.num("Amount", money.Decimal(r.Amount, p.Currency))
 		f.str("Currency", p.Currency)
 		f.str("DateTime", cpDateTime(r.CreatedAt))
 		f.str("OperationType", "Refund")
@@ -124,9 +125,9 @@ func cpFieldsOf(ev *event, m *store.Merchant) (cpFields, error) {
 		amount = p.CapturedAmount
 	}
 	f.int("TransactionId", p.TransactionID)
-	f.num("Amount", decimal(amount, p.Currency))
+	f.num("Amount", money.Decimal(amount, p.Currency))
 	f.str("Currency", p.Currency)
-	f.num("PaymentAmount", decimal(amount, p.Currency))
+	f.num("PaymentAmount", money.Decimal(amount, p.Currency))
 	f.str("PaymentCurrency", p.Currency)
 	f.str("DateTime", cpDateTime(p.CreatedAt))
 	f.opt("CardFirstSix", p.CardFirstSix)
@@ -142,7 +143,7 @@ func cpFieldsOf(ev *event, m *store.Merchant) (cpFields, error) {
 	f.str("OperationType", "Payment")
 	f.opt("InvoiceId", p.InvoiceID)
 	f.opt("AccountId", p.AccountID)
-	f.opt("SubscriptionId", "")
+	f.opt("SubscriptionId", p.SubscriptionID)
 	f.opt("Name", p.CardholderName)
 	f.opt("Email", p.Email)
 	f.opt("IpAddress", p.IPAddress)
@@ -179,7 +180,7 @@ func cpRecurrent(ev *event) (cpFields, error) {
 	f.opt("Email", s.str("Email"))
 	currency := s.str("Currency")
 	if amount, ok := s.int("Amount"); ok {
-		f.num("Amount", decimal(amount, currency))
+		f.num("Amount", money.Decimal(amount, currency))
 	} else {
 		f.opt("Amount", "")
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/altynpay/altyn/server/money"
 	"github.com/altynpay/altyn/store"
 )
 
@@ -43,7 +44,7 @@ func emailMessage(ev *event, m *store.Merchant, from, to string, now time.Time) 
 		}
 		amount := ""
 		if a, ok := s.int("Amount"); ok {
-			amount = decimal(a, s.str("Currency")) + " " + s.str("Currency")
+			amount = money.Decimal(a, s.str("Currency")) + " " + s.str("Currency")
 		}
 		subject += fmt.Sprintf(": %s is %s", s.str("Id", "ID"), s.str("Status"))
 		fmt.Fprintf(&body, "A subscription of %s changed.\n\n", m.Name)
@@ -64,13 +65,13 @@ func emailMessage(ev *event, m *store.Merchant, from, to string, now time.Time) 
 		case TypeConfirm:
 			amount = p.CapturedAmount
 		}
-		money := decimal(amount, p.Currency) + " " + p.Currency
-		subject += ": " + money
+		amountText := money.Decimal(amount, p.Currency) + " " + p.Currency
+		subject += ": " + amountText
 		if p.InvoiceID != "" {
 			subject += ", order " + p.InvoiceID
 		}
 		fmt.Fprintf(&body, "%s at %s.\n\n", subject, m.Name)
-		line("Amount", money)
+		line("Amount", amountText)
 		line("Order", p.InvoiceID)
 		line("Description", p.Description)
 		line("Payment", p.ID)

@@ -188,36 +188,3 @@ func snake(s string) string {
 	}
 	return b.String()
 }
-
-// currencyExponents lists ISO 4217 currencies whose minor unit is not 1/100
-// (the same table as the sandbox acquirer's display). Amounts are int64
-// minor units everywhere in altyn; only the CloudPayments format, which
-// speaks decimals, converts them, here at the edge.
-var currencyExponents = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
-}
-
-// decimal renders minor units as a decimal in major units with the
-// currency's number of digits: 150000 RUB → "1500.00", 500 JPY → "500",
-// 1234 KWD → "1.234". It works on integers only: no float ever rounds money.
-func decimal(minor int64, currency string) string {
-	exp, ok := currencyExponents[currency]
-	if !ok {
-		exp = 2
-	}
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	s := strconv.FormatInt(minor, 10)
-	if exp == 0 {
-		return sign + s
-	}
-	if len(s) <= exp {
-		s = strings.Repeat("0", exp-len(s)+1) + s
-	}
-	return sign + s[:len(s)-exp] + "." + s[len(s)-exp:]
-}

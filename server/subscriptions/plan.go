@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/altynpay/altyn/server/money"
 	"github.com/altynpay/altyn/server/payments"
 	"github.com/altynpay/altyn/store"
 )
@@ -164,7 +163,7 @@ func planInData(data json.RawMessage, currency string) (*Plan, error) {
 		}
 	}
 	if v, ok := field("amount"); ok {
-		if p.Amount, err = minorUnits(fmt.Sprint(v), currency); err != nil {
+		if p.Amount, err = money.Parse(fmt.Sprint(v), currency); err != nil {
 			return nil, invalid("data.recurrent.amount", "decimal", "data.recurrent.amount must be an amount in "+currency+" such as 1000 or 1000.50")
 		}
 	}
@@ -193,39 +192,6 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("not a date")
-}
-
-// exponents lists ISO 4217 currencies whose minor unit is not 1/100.
-var exponents = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
-// decimal is a plain decimal amount, as JSON numbers and the widget write it.
-var decimal = regexp.MustCompile(`^[0-9]{1,15}(\.[0-9]{1,6})?$`)
-
-// minorUnits turns a decimal amount in major units ("1000", "1000.5")
-// into minor units, exactly; more decimals than the currency has are an
-// error.
-func minorUnits(s, currency string) (int64, error) {
-	exp, ok := exponents[currency]
-	if !ok {
-		exp = 2
-	}
-	s = strings.TrimSpace(s)
-	if !decimal.MatchString(s) {
-		return 0, errors.New("not an amount")
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return 0, errors.New("not an amount")
-	}
-	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil)))
-	if !r.IsInt() || !r.Num().IsInt64() {
-		return 0, errors.New("not an amount in this currency")
-	}
-	return r.Num().Int64(), nil
 }
 
 // onApproved makes the subscription of an approved payment that asked for
