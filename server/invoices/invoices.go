@@ -24,11 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/go-playground/validator/v10"
 
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/payments"
@@ -68,23 +65,16 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	baseURL  string
-	validate *validator.Validate
+	validate *payments.Validator
 }
 
 // New makes the service. baseURL is where payers reach altyn; payment URLs
 // are baseURL + PayPath + id.
 func New(st *store.Store, engine *payments.Engine, ms *merchants.Service, now func() time.Time, log *slog.Logger, baseURL string) *Service {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		if name := f.Tag.Get("field"); name != "" {
-			return name
-		}
-		return f.Name
-	})
 	// Times are cut to microseconds, as the database keeps them, so an
 	// invoice reads back as it was returned.
 	return &Service{store: st, engine: engine, ms: ms, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, log: log,
-		baseURL: strings.TrimRight(baseURL, "/"), validate: v}
+		baseURL: strings.TrimRight(baseURL, "/"), validate: payments.NewValidator()}
 }
 
 // PaymentURL is the hosted page of an invoice.
@@ -492,43 +482,10 @@ func (s *Service) modify(ctx context.Context, inv *store.Invoice, fn func(*store
 }
 
 // check validates a command into one InvalidArgument listing every bad field.
-func (s *Service) check(cmd any) error {
-	err := s.validate.Struct(cmd)
-	if err == nil {
-		return nil
-	}
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
-		return fmt.Errorf("validate: %w", err)
-	}
-	e := &payments.Error{Kind: payments.KindInvalid, Reason: payments.ErrInvalidArgument.Reason, Message: "invalid request:"}
-	for i, fe := range verrs {
-		desc := fe.Field() + " fails " + fe.Tag()
-		switch fe.Tag() {
-		case "required":
-			desc = fe.Field() + " is required"
-		case "gt", "lte", "max":
-			desc = fe.Field() + " must be " + map[string]string{"gt": "greater than ", "lte": "at most ", "max": "at most "}[fe.Tag()] + fe.Param()
-		case "iso4217":
-			desc = fe.Field() + " must be an upper-case ISO 4217 currency code such as RUB"
-		case "email":
-			desc = fe.Field() + " must be an e-mail address"
-		case "http_url":
-			desc = fe.Field() + " must be an absolute http(s) URL"
-		}
-		if i > 0 {
-			e.Message += ";"
-		}
-		e.Message += " " + desc
-		e.Fields = append(e.Fields, payments.FieldViolation{Field: fe.Field(), Code: fe.Tag(), Description: desc})
-	}
-	return e
-}
+func (s *Service) check(cmd any) error { return s.validate.Check(cmd) }
 
-func invalid(field, code, msg string) error {
-	return &payments.Error{Kind: payments.KindInvalid, Reason: payments.ErrInvalidArgument.Reason, Message: msg,
-		Fields: []payments.FieldViolation{{Field: field, Code: code, Description: msg}}}
-}
+// invalid is an InvalidArgument about one field.
+var invalid = payments.Invalid
 
 // newID returns a random invoice id, "inv_" and 24 base32 characters.
 func newID() string { return "inv_" + randomText(15) }

@@ -15,14 +15,9 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/go-playground/validator/v10"
 
 	"github.com/altynpay/altyn/server/acquirer"
 	"github.com/altynpay/altyn/server/merchants"
@@ -70,7 +65,7 @@ type Engine struct {
 	now       func() time.Time
 	log       *slog.Logger
 	cfg       Config
-	validate  *validator.Validate
+	validate  *Validator
 	master    *vault.MasterKey
 
 	checker    Checker
@@ -99,15 +94,7 @@ func (e *Engine) OnApproved(f func(ctx context.Context, p *store.Payment)) {
 
 // New makes an engine. now is the clock (tests and the sandbox move it).
 func New(st *store.Store, ms *merchants.Service, master *vault.MasterKey, acq acquirer.Acquirer, now func() time.Time, log *slog.Logger, cfg Config) *Engine {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	// Name fields in errors as the API does ("amount.currency"), not as Go does.
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		if name := f.Tag.Get("field"); name != "" {
-			return name
-		}
-		return f.Name
-	})
-	return &Engine{store: st, merchants: ms, master: master, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: v}
+	return &Engine{store: st, merchants: ms, master: master, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: NewValidator()}
 }
 
 // Result is what a command answers: the payment as it stands after the
@@ -167,47 +154,7 @@ func requestHash(op string, cmd any) []byte {
 
 // check validates a command and turns validator's errors into one
 // InvalidArgument listing every bad field.
-func (e *Engine) check(cmd any) error {
-	err := e.validate.Struct(cmd)
-	if err == nil {
-		return nil
-	}
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
-		return fmt.Errorf("validate: %w", err)
-	}
-	fields := make([]FieldViolation, 0, len(verrs))
-	for _, fe := range verrs {
-		fields = append(fields, FieldViolation{Field: fe.Field(), Code: fe.Tag(), Description: describe(fe)})
-	}
-	return invalidFields(fields)
-}
-
-func describe(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return fe.Field() + " is required"
-	case "gt":
-		return fe.Field() + " must be greater than " + fe.Param()
-	case "gte":
-		return fe.Field() + " must be at least " + fe.Param()
-	case "lte", "max":
-		return fe.Field() + " must be at most " + fe.Param()
-	case "iso4217":
-		return fe.Field() + " must be an upper-case ISO 4217 currency code such as RUB"
-	case "email":
-		return fe.Field() + " must be an e-mail address"
-	case "ip":
-		return fe.Field() + " must be an IPv4 or IPv6 address"
-	case "url", "http_url":
-		return fe.Field() + " must be an absolute http(s) URL"
-	case "json":
-		return fe.Field() + " must be a JSON object"
-	case "printascii":
-		return fe.Field() + " must be printable ASCII"
-	}
-	return fe.Field() + " fails " + fe.Tag()
-}
+func (e *Engine) check(cmd any) error { return e.validate.Check(cmd) }
 
 // background detaches the writes that record an acquirer's answer from the
 // caller's context: once the acquirer has acted, a client that hangs up must

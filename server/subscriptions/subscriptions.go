@@ -26,11 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/go-playground/validator/v10"
 
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/payments"
@@ -62,7 +59,7 @@ type Service struct {
 	ms       *merchants.Service
 	now      func() time.Time
 	log      *slog.Logger
-	validate *validator.Validate
+	validate *payments.Validator
 	poke     chan struct{}
 }
 
@@ -70,14 +67,7 @@ type Service struct {
 // payment's recurrent plan is read and checked before the payment is made,
 // and turned into a subscription once it is approved.
 func New(st *store.Store, engine *payments.Engine, ms *merchants.Service, now func() time.Time, log *slog.Logger) *Service {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		if name := f.Tag.Get("field"); name != "" {
-			return name
-		}
-		return f.Name
-	})
-	s := &Service{store: st, engine: engine, ms: ms, now: func() time.Time { return now().UTC() }, log: log, validate: v,
+	s := &Service{store: st, engine: engine, ms: ms, now: func() time.Time { return now().UTC() }, log: log, validate: payments.NewValidator(),
 		poke: make(chan struct{}, 1)}
 	engine.BeforePay(s.beforePay)
 	engine.OnApproved(s.onApproved)
@@ -556,48 +546,8 @@ func checkSettings(st Settings) error {
 	return nil
 }
 
-// check validates a command and turns validator's errors into one
-// InvalidArgument listing every bad field.
-func (s *Service) check(cmd any) error {
-	err := s.validate.Struct(cmd)
-	if err == nil {
-		return nil
-	}
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
-		return fmt.Errorf("validate: %w", err)
-	}
-	e := &payments.Error{Kind: payments.KindInvalid, Reason: payments.ErrInvalidArgument.Reason, Message: "invalid request:"}
-	for i, fe := range verrs {
-		desc := fe.Field() + " fails " + fe.Tag() + " " + fe.Param()
-		switch fe.Tag() {
-		case "required":
-			desc = fe.Field() + " is required"
-		case "gt":
-			desc = fe.Field() + " must be greater than " + fe.Param()
-		case "gte":
-			desc = fe.Field() + " must be at least " + fe.Param()
-		case "lte", "max":
-			desc = fe.Field() + " must be at most " + fe.Param()
-		case "min":
-			desc = fe.Field() + " must not be empty"
-		case "oneof":
-			desc = fe.Field() + " must be one of " + fe.Param()
-		case "iso4217":
-			desc = fe.Field() + " must be an upper-case ISO 4217 currency code such as RUB"
-		case "email":
-			desc = fe.Field() + " must be an e-mail address"
-		}
-		if i > 0 {
-			e.Message += ";"
-		}
-		e.Message += " " + strings.TrimSpace(desc)
-		e.Fields = append(e.Fields, payments.FieldViolation{Field: fe.Field(), Code: fe.Tag(), Description: strings.TrimSpace(desc)})
-	}
-	return e
-}
+// check validates a command into one InvalidArgument listing every bad field.
+func (s *Service) check(cmd any) error { return s.validate.Check(cmd) }
 
-func invalid(field, code, msg string) error {
-	return &payments.Error{Kind: payments.KindInvalid, Reason: payments.ErrInvalidArgument.Reason, Message: msg,
-		Fields: []payments.FieldViolation{{Field: field, Code: code, Description: msg}}}
-}
+// invalid is an InvalidArgument about one field.
+var invalid = payments.Invalid
