@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/altynpay/altyn/server/internal/benchenv"
 )
 
 // machine describes where the figures were taken.
@@ -30,17 +30,7 @@ type machine struct {
 }
 
 func describeMachine() machine {
-	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Model: "unknown CPU"}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.Model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Model: benchenv.CPUModel()}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
@@ -52,11 +42,7 @@ func describeMachine() machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			m.LoadAvg = f[0]
-		}
-	}
+	m.LoadAvg, _, _ = strings.Cut(benchenv.LoadAvg(), " ")
 	return m
 }
 
@@ -90,10 +76,6 @@ func measureFdatasync(dir string) (time.Duration, error) {
 	return time.Since(start) / n, nil
 }
 
-// clockTick is Linux's USER_HZ, the unit of the times in /proc; it is 100
-// on every architecture Go supports.
-const clockTick = time.Second / 100
-
 // cpuSample is a reading of CPU time spent so far: by the whole machine and
 // by this process and its descendants (PostgreSQL, pgbench), from /proc.
 type cpuSample struct {
@@ -104,7 +86,7 @@ type cpuSample struct {
 	self       time.Duration
 	postgres   time.Duration // postmaster, backends, and the backends it has reaped
 	otherChild time.Duration
-	procs      map[int]procStat
+	procs      map[int]benchenv.Proc
 	ours       map[int]bool // this process and its descendants
 }
 
@@ -122,22 +104,22 @@ func sampleCPU() cpuSample {
 	var v [8]time.Duration // user nice system idle iowait irq softirq steal
 	for i := range v {
 		n, _ := strconv.ParseInt(f[i+1], 10, 64)
-		v[i] = time.Duration(n) * clockTick
+		v[i] = time.Duration(n) * benchenv.ClockTick
 	}
 	s.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 	s.iowait = v[4]
 	s.irq, s.steal = v[5]+v[6], v[7]
 	s.all = s.busy + v[3] + v[4]
 
-	procs := readProcs()
+	procs := benchenv.Procs()
 	self := os.Getpid()
 	s.procs, s.ours = procs, map[int]bool{self: true}
 	if p, ok := procs[self]; ok {
-		s.self = p.own
+		s.self = p.Own
 	}
 	children := map[int][]int{}
 	for pid, p := range procs {
-		children[p.ppid] = append(children[p.ppid], pid)
+		children[p.PPID] = append(children[p.PPID], pid)
 	}
 	// Descendants count with their reaped children (cutime, cstime), so
 	// that a backend that exits during the window is not lost; this
@@ -148,59 +130,14 @@ func sampleCPU() cpuSample {
 		queue = append(queue[1:], children[pid]...)
 		s.ours[pid] = true
 		p := procs[pid]
-		if p.comm == "postgres" {
-			s.postgres += p.own + p.reaped
+		if p.Comm == "postgres" {
+			s.postgres += p.Own + p.Reaped
 		} else {
-			s.otherChild += p.own + p.reaped
+			s.otherChild += p.Own + p.Reaped
 		}
 	}
 	s.ok = true
 	return s
-}
-
-type procStat struct {
-	comm        string
-	ppid        int
-	start       int64 // start time, to tell a reused pid
-	own, reaped time.Duration
-}
-
-func readProcs() map[int]procStat {
-	out := map[int]procStat{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid … utime(14) stime cutime cstime; comm may
-		// hold spaces and parentheses, so split after its last ')'.
-		s := string(b)
-		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		f := strings.Fields(s[end+1:])
-		if len(f) < 20 {
-			continue
-		}
-		num := func(i int) time.Duration {
-			n, _ := strconv.ParseInt(f[i], 10, 64)
-			return time.Duration(n) * clockTick
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		start, _ := strconv.ParseInt(f[19], 10, 64)
-		comm := s[open+1 : end]
-		if strings.HasPrefix(comm, "kworker/") {
-			comm = "kworker" // a kernel worker's name changes with the work it does
-		}
-		out[pid] = procStat{comm: comm, ppid: ppid, start: start, own: num(11) + num(12), reaped: num(13) + num(14)}
-	}
-	return out
 }
 
 // cpuUse is where the CPU time of a phase went, in cores (CPU seconds per
@@ -245,12 +182,16 @@ func cpuBetween(a, b cpuSample, elapsed, extraChild time.Duration) (cpuUse, bool
 		}
 		// Own time only: a long-lived process's reaped children may have
 		// run before the window.
-		d := p.own
-		if q, ok := a.procs[pid]; ok && q.start == p.start {
-			d -= q.own
+		d := p.Own
+		if q, ok := a.procs[pid]; ok && q.Start == p.Start {
+			d -= q.Own
+		}
+		comm := p.Comm
+		if strings.HasPrefix(comm, "kworker/") {
+			comm = "kworker" // a kernel worker's name changes with the work it does
 		}
 		if d > 0 {
-			byComm[p.comm] += d
+			byComm[comm] += d
 		}
 	}
 	for _, comm := range slices.SortedFunc(maps.Keys(byComm), func(x, y string) int { return cmp.Compare(byComm[y], byComm[x]) }) {

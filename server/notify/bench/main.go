@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,6 +33,7 @@ import (
 	"time"
 
 	"github.com/altynpay/altyn/server/app"
+	"github.com/altynpay/altyn/server/internal/benchenv"
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/notify"
 	"github.com/altynpay/altyn/server/payments"
@@ -247,20 +247,5 @@ func payEvent(merchantID, id string) store.OutboxMessage {
 
 // machine names the CPU, cores, Go and the load when the run started.
 func machine() string {
-	model := "unknown CPU"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	return fmt.Sprintf("%s, %d vCPU, %s, load average %s", model, runtime.NumCPU(), runtime.Version(), load)
+	return fmt.Sprintf("%s, %d vCPU, %s, load average %s", benchenv.CPUModel(), runtime.NumCPU(), runtime.Version(), benchenv.LoadAvg())
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/altynpay/altyn/cryptogram"
 	"github.com/altynpay/altyn/server/app"
+	"github.com/altynpay/altyn/server/internal/benchenv"
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/payments"
 	"github.com/altynpay/altyn/server/subscriptions"
@@ -264,7 +265,7 @@ func run(ctx context.Context, n, cards, runners int, cfg subscriptions.RunnerCon
 	active := activeAfter.active - activeBefore.active
 	commits, rollbacks := activeAfter.commits-activeBefore.commits, activeAfter.rollbacks-activeBefore.rollbacks
 	host, _ := os.Hostname()
-	fmt.Printf("machine:        %d CPUs (%s), %s, %s, load %s at the end\n", runtime.NumCPU(), cpuModel(), runtime.Version(), host, loadAvg())
+	fmt.Printf("machine:        %d CPUs (%s), %s, %s, load %s at the end\n", runtime.NumCPU(), benchenv.CPUModel(), runtime.Version(), host, benchenv.LoadAvg())
 	fmt.Printf("billed:         %d paid, %d declined, %d unsettled, %d errors in %v (%d runner(s); leases of %d, %d × %d payments at once)\n",
 		total.Paid, total.Declined, total.Unsettled, total.Errors, elapsed.Round(time.Millisecond), runners, cfg.Batch, cfg.Workers, cfg.Chunk)
 	if later.Paid > 0 {
@@ -439,62 +440,18 @@ func perOp(d time.Duration, n int) time.Duration {
 // cpu is the CPU time of this process and of the postgres processes.
 type cpu struct{ self, postgres time.Duration }
 
-// clockTick is Linux's USER_HZ, the unit of /proc/<pid>/stat times.
-const clockTick = 10 * time.Millisecond
-
 // sampleCPU reads /proc (Linux): this process, and every process named
 // postgres with the time of the backends it has reaped.
 func sampleCPU() cpu {
 	var c cpu
-	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		f := strings.Fields(s[end+1:])
-		if len(f) < 15 {
-			continue
-		}
-		num := func(i int) time.Duration {
-			n, _ := strconv.ParseInt(f[i], 10, 64)
-			return time.Duration(n) * clockTick
-		}
+	for pid, p := range benchenv.Procs() {
 		switch {
 		case pid == self:
-			c.self = num(11) + num(12)
-		case s[open+1:end] == "postgres":
-			c.postgres += num(11) + num(12) + num(13) + num(14)
+			c.self = p.Own
+		case p.Comm == "postgres":
+			c.postgres += p.Own + p.Reaped
 		}
 	}
 	return c
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func loadAvg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
