@@ -16,6 +16,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
@@ -75,10 +76,10 @@ func loadAssets() map[string]*asset {
 			a.gz, _ = assetFS.ReadFile(p + ".gz")
 		case ".js":
 			a.ctype = "text/javascript; charset=utf-8"
-			a.gz = gzipBytes(raw)
+			a.gz = gzipBytes(raw, gzip.BestCompression)
 		case ".css":
 			a.ctype = "text/css; charset=utf-8"
-			a.gz = gzipBytes(raw)
+			a.gz = gzipBytes(raw, gzip.BestCompression)
 		}
 		out[name] = a
 		return nil
@@ -89,10 +90,11 @@ func loadAssets() map[string]*asset {
 	return out
 }
 
-// gzipBytes compresses the small text assets once at start.
-func gzipBytes(b []byte) []byte {
+// gzipBytes compresses the small text assets (once at start) and pages;
+// nil when that saves nothing.
+func gzipBytes(b []byte, level int) []byte {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&buf, level)
 	zw.Write(b)
 	zw.Close()
 	if buf.Len() >= len(b) {
@@ -110,7 +112,28 @@ func assetURL(name string) string {
 	return Prefix + name + "?v=" + a.version
 }
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"asset": assetURL}).ParseFS(templateFS, "templates/*.html"))
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"asset":     assetURL,
+	"inlineJS":  func(name string) template.JS { return template.JS(inlineAsset(name)) },
+	"inlineCSS": func(name string) template.CSS { return template.CSS(inlineAsset(name)) },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// inlineAsset is a text asset put into a page rather than fetched, as the
+// form's script and style are: two requests, and the tasks that handle
+// them on the frame's main thread, fewer before the form is usable.
+func inlineAsset(name string) string {
+	a, ok := assets[name]
+	if !ok {
+		panic("widget: no asset " + name)
+	}
+	return string(a.raw)
+}
+
+// cspHash is the CSP source that allows an inlined asset: its SHA-256.
+func cspHash(name string) string {
+	sum := sha256.Sum256([]byte(inlineAsset(name)))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
 
 // Handler serves the widget under Prefix: the static files (precompressed
 // when the browser accepts it), the form page (form?lang=ru|en) the loader
@@ -128,7 +151,7 @@ func Handler() http.Handler {
 			RenderForm(w, r, FormPage{Lang: Lang(r.URL.Query().Get("lang"))})
 			return
 		case "seal":
-			render(w, http.StatusOK, "seal.html", nil, pageCSP, "public, max-age=300")
+			render(w, r, http.StatusOK, "seal.html", nil, pageCSP, "public, max-age=300")
 			return
 		}
 		a, ok := assets[name]
@@ -193,6 +216,13 @@ func acceptsEncoding(header, enc string) bool {
 const pageCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; frame-src 'self' https:; form-action 'self' https:; base-uri 'none'"
 
+// formCSP is pageCSP that also allows the form's inlined script and style,
+// by their hashes: still no other inline script.
+var formCSP = strings.NewReplacer(
+	"'wasm-unsafe-eval';", "'wasm-unsafe-eval' "+cspHash("form.js")+";",
+	"style-src 'self';", "style-src 'self' "+cspHash("form.css")+";",
+).Replace(pageCSP)
+
 // FormPage is what the form's template needs.
 type FormPage struct {
 	Lang string // "ru" or "en"
@@ -217,17 +247,17 @@ type Hosted struct {
 
 // RenderForm writes the card form: in the widget's iframe (page.Hosted nil,
 // framable by any site) or as the hosted page of an invoice (not framable).
-func RenderForm(w http.ResponseWriter, _ *http.Request, page FormPage) {
+func RenderForm(w http.ResponseWriter, r *http.Request, page FormPage) {
 	lang := Lang(page.Lang)
 	config := ""
-	csp, cache := pageCSP+"; frame-ancestors *", "public, max-age=300"
+	csp, cache := formCSP+"; frame-ancestors *", "public, max-age=300"
 	if page.Hosted != nil {
 		b, _ := json.Marshal(page.Hosted)
 		config = string(b)
-		csp, cache = pageCSP+"; frame-ancestors 'none'", "no-store"
+		csp, cache = formCSP+"; frame-ancestors 'none'", "no-store"
 	}
 	script, _ := json.Marshal(scriptTexts(lang))
-	render(w, http.StatusOK, "form.html", map[string]any{
+	render(w, r, http.StatusOK, "form.html", map[string]any{
 		"Lang": lang, "T": texts[lang], "Hosted": page.Hosted, "Config": config, "Script": template.JS(script),
 	}, csp, cache)
 }
@@ -250,7 +280,7 @@ func RenderStatus(w http.ResponseWriter, page StatusPage) {
 	if key == "" {
 		key, status = "NotFound", http.StatusNotFound
 	}
-	render(w, status, "status.html", map[string]any{
+	render(w, nil, status, "status.html", map[string]any{
 		"Lang": lang, "T": texts[lang], "Status": page.Status, "Message": texts[lang][key],
 		"Merchant": page.Merchant, "Description": page.Description, "BackURL": page.BackURL,
 	}, pageCSP+"; frame-ancestors 'none'", "no-store")
@@ -263,31 +293,42 @@ func RenderStatus(w http.ResponseWriter, page StatusPage) {
 func RenderThreeDSDone(w http.ResponseWriter, httpStatus int, status, message string) {
 	// Any ancestors: the form that frames it is itself framed by the
 	// merchant's page, and frame-ancestors checks every ancestor.
-	render(w, httpStatus, "threeds.html", map[string]any{"Status": status, "Message": message},
+	render(w, nil, httpStatus, "threeds.html", map[string]any{"Status": status, "Message": message},
 		pageCSP+"; frame-ancestors *", "no-store")
 }
 
 // RenderDemo writes the demo shop of a merchant (its public id).
 func RenderDemo(w http.ResponseWriter, publicID string) {
-	render(w, http.StatusOK, "demo.html", map[string]any{"PublicID": publicID},
+	render(w, nil, http.StatusOK, "demo.html", map[string]any{"PublicID": publicID},
 		"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; base-uri 'none'",
 		"no-store")
 }
 
 // render executes a template into a buffer first, so an error never sends
-// half a page.
-func render(w http.ResponseWriter, status int, name string, data any, csp, cache string) {
+// half a page. The page is gzipped when r (if any) accepts it: the form's
+// page holds its script and style.
+func render(w http.ResponseWriter, r *http.Request, status int, name string, data any, csp, cache string) {
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
+	page := b.Bytes()
+	if r != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsEncoding(r.Header.Get("Accept-Encoding"), "gzip") {
+			if gz := gzipBytes(page, gzip.BestSpeed); gz != nil {
+				page = gz
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", cache)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	w.Write(page)
 }

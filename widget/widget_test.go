@@ -3,6 +3,8 @@ package widget
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -139,6 +141,44 @@ func TestFormPage(t *testing.T) {
 	}
 	if got := string(body(t, get(t, Prefix+"form?lang=de"))); !strings.Contains(got, `lang="en"`) {
 		t.Error("an unknown language should fall back to English")
+	}
+}
+
+// TestFormInline: the form's script and style are in its page, allowed by
+// the CSP by their hashes and not by 'unsafe-inline'; no other inline
+// script runs.
+func TestFormInline(t *testing.T) {
+	t.Parallel()
+	r := get(t, Prefix+"form?lang=en")
+	html := string(body(t, r))
+	csp := r.Header.Get("Content-Security-Policy")
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q allows any inline code", csp)
+	}
+	for _, tt := range []struct{ re, src string }{
+		{`(?s)<script>(.*?)</script>`, "script-src 'self' 'wasm-unsafe-eval' "},
+		{`(?s)<style>(.*?)</style>`, "style-src 'self' "},
+	} {
+		m := regexp.MustCompile(tt.re).FindAllStringSubmatch(html, -1)
+		if len(m) != 1 {
+			t.Fatalf("%d matches of %s in the form's page, want 1", len(m), tt.re)
+		}
+		sum := sha256.Sum256([]byte(m[0][1]))
+		if want := tt.src + "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "';"; !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if n := strings.Count(html, "<script"); n != 3 { // wasm_exec.js, the texts (JSON) and the form's script
+		t.Errorf("%d script elements, want 3", n)
+	}
+	// With its script and style the page is worth compressing.
+	gr := get(t, Prefix+"form?lang=en", "Accept-Encoding", "gzip, br")
+	zr, err := gzip.NewReader(bytes.NewReader(body(t, gr)))
+	if err != nil {
+		t.Fatalf("form page with Accept-Encoding gzip: %v", err)
+	}
+	if b, _ := io.ReadAll(zr); string(b) != html || gr.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("the gzipped form page differs, or Vary %q", gr.Header.Get("Vary"))
 	}
 }
 

@@ -184,16 +184,20 @@
       display: 'block', margin: 'auto', border: '0', width: '100%', maxWidth: '460px', height: '500px',
       background: 'transparent', colorScheme: 'normal'
     });
-    frame.src = widgetBase + 'form?lang=' + lang;
+    // The payment (no card data) and this page's origin go in the URL's
+    // fragment, which is never sent to a server: the form is set up as it
+    // loads, with no message round trip.
+    frame.src = widgetBase + 'form?lang=' + lang + '#' +
+      encodeURIComponent(JSON.stringify({origin: location.origin, payment: payment}));
     frame.title = lang === 'ru' ? 'Оплата картой' : 'Card payment';
     frame.setAttribute('allow', 'payment');
     frame.setAttribute('data-altyn', 'form');
     overlay.appendChild(frame);
     document.body.appendChild(overlay);
     document.documentElement.style.overflow = 'hidden';
-    frame.addEventListener('load', function () {
-      frame.focus();
-    });
+    // Focus the frame now, so that the form's focus on the card number as
+    // it loads stays there.
+    frame.focus();
 
     function finish(r) {
       r.message = r.reason || (r.success ? 'Success' : '');
@@ -245,7 +249,9 @@
       switch (m.type) {
         case 'ready':
           clearTimeout(loadTimer);
-          frame.contentWindow.postMessage({altyn: TAG, type: 'init', payment: payment}, altynOrigin);
+          if (!m.configured) { // a form that did not read the fragment
+            frame.contentWindow.postMessage({altyn: TAG, type: 'init', payment: payment}, altynOrigin);
+          }
           frame.setAttribute('data-state', 'ready'); // the form has loaded
           break;
         case 'resize':

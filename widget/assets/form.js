@@ -31,7 +31,7 @@
   var payButton = $('pay');
   var inputs = {number: $('number'), expiry: $('expiry'), cvv: $('cvv')};
   var threeds = $('threeds');
-  var acs = $('acs');
+  var acs = null; // the bank's frame, made when 3-D Secure starts
   var result = $('result');
 
   var payment = null; // what to pay: amount, currency, publicId, …
@@ -63,10 +63,11 @@
   }
 
   // --- the WebAssembly core ----------------------------------------------------
-  // Its download and compilation start at once (the page's preload link has
-  // begun the download); running it — Go's start-up, tens of milliseconds on
-  // this frame's main thread — waits until the form is interactive, so that
-  // it never holds up the form.
+  // Its download starts at once, as this script runs (widget.go puts the
+  // script in the page); compiling and running it — tens of milliseconds
+  // each on this frame's main thread — wait until the form is interactive,
+  // so that they never hold up the form. wasm_exec.js (Go's glue) loads
+  // async for the same reason.
 
   window.altynCoreReady = function (c) {
     core = c;
@@ -98,6 +99,11 @@
 
   function runCore() {
     if (!download || running) {
+      return;
+    }
+    if (typeof Go !== 'function') { // wasm_exec.js is still loading
+      $('wasm-exec').addEventListener('load', runCore);
+      $('wasm-exec').addEventListener('error', coreFailedToLoad);
       return;
     }
     running = true;
@@ -155,26 +161,11 @@
     }
     payButton.textContent = payLabel();
     startKey();
-    mark('interactive');
-    sendTimings();
     inputs.number.focus();
     resize();
+    mark('interactive');
+    sendTimings();
     setTimeout(runCore, 0);
-  }
-
-  if (hosted) {
-    configure(JSON.parse(root.getAttribute('data-config')));
-  } else {
-    window.addEventListener('message', function (e) {
-      var m = e.data;
-      if (e.source !== window.parent || !m || m.altyn !== TAG || m.type !== 'init' || payment) {
-        return;
-      }
-      mark('init');
-      parentOrigin = e.origin;
-      configure(m.payment);
-    });
-    window.parent.postMessage({altyn: TAG, type: 'ready'}, '*');
   }
 
   // --- the fields ---------------------------------------------------------------
@@ -425,6 +416,19 @@
   // --- 3-D Secure: the bank's page in a frame of at least 500 × 500 -------------
 
   function startThreeDS(p) {
+    if (!acs) {
+      acs = document.createElement('iframe');
+      acs.id = 'acs';
+      acs.name = 'altyn-acs';
+      acs.title = $('threeds-title').textContent;
+      threeds.appendChild(acs);
+      // Count the pages the bank's frame shows (tests wait on it); the
+      // frame's first, empty document has loaded by now.
+      var pages = 0;
+      acs.addEventListener('load', function () {
+        acs.setAttribute('data-pages', String(++pages));
+      });
+    }
     show(threeds);
     root.classList.add('wide');
     var post = document.createElement('form');
@@ -446,16 +450,9 @@
     resize();
   }
 
-  // Count the pages the bank's frame has shown (tests wait on it). Its
-  // first, empty document loaded before this script ran.
-  var acsPages = 0;
-  acs.addEventListener('load', function () {
-    acs.setAttribute('data-pages', String(++acsPages));
-  });
-
   window.addEventListener('message', function (e) {
     var m = e.data;
-    if (e.source !== acs.contentWindow || e.origin !== location.origin || !m || m.altyn !== TAG || m.type !== '3ds-done') {
+    if (!acs || e.source !== acs.contentWindow || e.origin !== location.origin || !m || m.altyn !== TAG || m.type !== '3ds-done') {
       return;
     }
     // The frame only says that the bank is done; the outcome is read from
@@ -479,7 +476,7 @@
     form.hidden = section !== form;
     threeds.hidden = section !== threeds;
     result.hidden = section !== result;
-    if (section !== threeds) {
+    if (section !== threeds && acs) {
       acs.removeAttribute('src');
     }
     resize();
@@ -612,6 +609,50 @@
     });
     if (window.ResizeObserver) {
       new ResizeObserver(resize).observe(root);
+    }
+  }
+
+  // --- start ----------------------------------------------------------------------
+  // The hosted page has its invoice in the page. In the widget's iframe the
+  // loader gives the payment and its page's origin in the URL's fragment
+  // (never sent to any server; no card data in it), so the form needs no
+  // round trip to the merchant's page before it is usable. Messages go back
+  // to that origin only: a page that claims another origin hears nothing.
+  // A loader that does not (an older, cached one) sends them by an 'init'
+  // message in answer to 'ready'.
+
+  function fromFragment() {
+    try {
+      var given = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+      var origin = new URL(given.origin).origin;
+      if (origin === given.origin && given.payment && typeof given.payment === 'object') {
+        return {origin: origin, payment: given.payment};
+      }
+    } catch (e) {
+      // No fragment, or not the loader's.
+    }
+    return null;
+  }
+
+  if (hosted) {
+    configure(JSON.parse(root.getAttribute('data-config')));
+  } else {
+    var given = location.hash.length > 1 ? fromFragment() : null;
+    if (given) {
+      parentOrigin = given.origin;
+      configure(given.payment);
+      tell({type: 'ready', configured: true});
+    } else {
+      window.addEventListener('message', function (e) {
+        var m = e.data;
+        if (e.source !== window.parent || !m || m.altyn !== TAG || m.type !== 'init' || payment) {
+          return;
+        }
+        mark('init');
+        parentOrigin = e.origin;
+        configure(m.payment);
+      });
+      window.parent.postMessage({altyn: TAG, type: 'ready'}, '*');
     }
   }
 })();
