@@ -26,8 +26,14 @@ import (
 // so a test can prove a failed call changed nothing.
 func snapshot(t *testing.T, env *apptest.Env) string {
 	t.Helper()
+	return dumpTables(t, env, "payments", "refunds", "idempotency_keys", "used_cryptograms", "merchants", "merchant_keys")
+}
+
+// dumpTables reads the rows of the tables as JSON text, a line each.
+func dumpTables(t *testing.T, env *apptest.Env, tables ...string) string {
+	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"payments", "refunds", "idempotency_keys", "used_cryptograms", "merchants", "merchant_keys"} {
+	for _, table := range tables {
 		rows, err := env.App.Store.Pool().Query(context.Background(), "SELECT to_jsonb(t)::text FROM "+table+" t ORDER BY 1")
 		if err != nil {
 			t.Fatal(err)
