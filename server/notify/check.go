@@ -40,17 +40,14 @@ var CheckCodes = map[int]string{
 //	Check failed: unreachable
 //	Check failed: answer without a code
 func (n *Notifier) Check(ctx context.Context, p *store.Payment) payments.CheckResult {
-	ns, err := n.store.NotificationSetting(ctx, p.MerchantID, TypeCheck)
-	if errors.Is(err, store.ErrNotFound) {
-		return payments.CheckResult{Accept: true}
-	}
+	ns, err := n.checkSetting(ctx, p.MerchantID)
 	if err != nil {
 		// The merchant asked to check every payment; without its settings,
 		// refusing is the safe answer.
 		n.log.ErrorContext(ctx, "check: read settings", "payment", p.ID, "err", err)
 		return declined("Check failed: settings unavailable")
 	}
-	if !ns.Enabled || ns.URL == "" {
+	if ns == nil || !ns.Enabled || ns.URL == "" {
 		return payments.CheckResult{Accept: true}
 	}
 	m, err := n.merchants.ByID(ctx, p.MerchantID)
@@ -107,4 +104,30 @@ func checkResult(status int, answer []byte, err error, timeout time.Duration) pa
 
 func declined(reason string) payments.CheckResult {
 	return payments.CheckResult{Accept: false, ReasonCode: CheckReasonCode, Reason: reason}
+}
+
+// checkSetting reads a merchant's Check settings (nil if it has none),
+// from memory when read less than checkTTL ago.
+func (n *Notifier) checkSetting(ctx context.Context, merchantID string) (*store.NotificationSettings, error) {
+	n.mu.Lock()
+	c, ok := n.checks[merchantID]
+	gen := n.checksGen
+	n.mu.Unlock()
+	if ok && time.Since(c.loaded) < checkTTL {
+		return c.ns, nil
+	}
+	loaded := time.Now()
+	ns, err := n.store.NotificationSetting(ctx, merchantID, TypeCheck)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ns = nil
+	case err != nil:
+		return nil, err
+	}
+	n.mu.Lock()
+	if n.checksGen == gen { // else a change may have raced the read: read again next time
+		n.checks[merchantID] = checkSetting{ns, loaded}
+	}
+	n.mu.Unlock()
+	return ns, nil
 }

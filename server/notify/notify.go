@@ -179,6 +179,20 @@ type Notifier struct {
 	wake      chan struct{} // new outbox rows
 	freed     chan struct{} // room for more deliveries
 	wg        sync.WaitGroup
+
+	checks    map[string]checkSetting // by merchant id: its Check settings, read at most checkTTL ago
+	checksGen uint64                  // counts changes of Check settings made through this replica
+}
+
+// checkTTL bounds how long a replica keeps a merchant's Check settings in
+// memory, as merchants.Service keeps merchants: a change made through
+// another replica takes effect here within it (through this one, at once).
+// Without it every payment would cost one more database read.
+const checkTTL = 30 * time.Second
+
+type checkSetting struct {
+	ns     *store.NotificationSettings // nil: none
+	loaded time.Time
 }
 
 var _ payments.Checker = (*Notifier)(nil)
@@ -209,6 +223,7 @@ func New(st *store.Store, ms *merchants.Service, cfg Config, now func() time.Tim
 		},
 		perTarget: map[string]int{},
 		slow:      map[string]bool{},
+		checks:    map[string]checkSetting{},
 		wake:      make(chan struct{}, 1),
 		freed:     make(chan struct{}, 1),
 	}
@@ -293,6 +308,12 @@ func (n *Notifier) UpdateSettings(ctx context.Context, merchantID string, s Sett
 		Method: s.Method, Format: s.Format, Email: s.Email, UpdatedAt: s.UpdatedAt}
 	if err := n.store.SaveNotificationSettings(ctx, ns); err != nil {
 		return Settings{}, err
+	}
+	if s.Type == TypeCheck {
+		n.mu.Lock()
+		delete(n.checks, merchantID)
+		n.checksGen++
+		n.mu.Unlock()
 	}
 	return s, nil
 }
