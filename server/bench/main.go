@@ -38,7 +38,7 @@ func main() {
 	var c config
 	flag.IntVar(&c.clients, "clients", 16, "concurrent Charge callers, and pgbench clients")
 	flag.DurationVar(&c.duration, "duration", 30*time.Second, "measured time of each phase (charges, then pgbench)")
-	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before the charges are timed; it also sizes the cryptogram supply (at least 1s)")
+	flag.DurationVar(&c.warmup, "warmup", 10*time.Second, "unmeasured load before the charges are timed (it fills the young payments table, see docs/benchmarks.md); it also sizes the cryptogram supply (at least 1s)")
 	flag.BoolVar(&c.json, "json", false, "print the report as JSON instead of text")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (altyn server and load client) during the timed charges to `file`")
 	flag.StringVar(&c.pgbenchIsolation, "pgbench-isolation", "read committed", "isolation level of pgbench's transactions: \"read committed\" (pgbench's usual figure) or \"serializable\" (altyn's level; failed transactions are retried)")
