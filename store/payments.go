@@ -218,15 +218,47 @@ func (s *Store) CreatePayment(ctx context.Context, p *Payment, claim *Idempotenc
 // it was read in. fn must only compute (it may run several times).
 // It returns the payment as written.
 func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string, fn func(p *Payment) (Effects, error)) (*Payment, error) {
+	return s.modifyPayment(ctx, merchantID, paymentID, nil, fn)
+}
+
+// ModifyPaymentFrom is ModifyPayment for a caller that holds the row as it
+// was last written or read (snap): the first try skips the read, gives fn
+// a copy of snap and writes guarded by snap's status and updated_at. If
+// the row has changed since, or fn fails on the copy (its error may come
+// from a stale state), the row is read under a lock and fn runs again as
+// in ModifyPayment.
+func (s *Store) ModifyPaymentFrom(ctx context.Context, snap *Payment, fn func(p *Payment) (Effects, error)) (*Payment, error) {
+	p, err := s.modifyPayment(ctx, snap.MerchantID, snap.ID, snap, fn)
+	if errors.Is(err, ErrStale) || errors.Is(err, errSnapshotRefused) {
+		return s.modifyPayment(ctx, snap.MerchantID, snap.ID, nil, fn)
+	}
+	return p, err
+}
+
+// errSnapshotRefused: fn failed on a snapshot; ModifyPaymentFrom reads the row.
+var errSnapshotRefused = errors.New("fn refused the snapshot")
+
+func (s *Store) modifyPayment(ctx context.Context, merchantID, paymentID string, snap *Payment, fn func(p *Payment) (Effects, error)) (*Payment, error) {
 	var out *Payment
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
-			paymentID, merchantID))
-		if err != nil {
-			return err
+		var p *Payment
+		var unchangedSince *time.Time // with a snapshot: the updated_at it was written with
+		if snap != nil {
+			c := *snap
+			p, unchangedSince = &c, &snap.UpdatedAt
+		} else {
+			var err error
+			p, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
+				paymentID, merchantID))
+			if err != nil {
+				return err
+			}
 		}
 		from := p.Status
 		eff, err := fn(p)
+		if err != nil && snap != nil {
+			return errSnapshotRefused
+		}
 		if err != nil {
 			return err
 		}
@@ -249,11 +281,11 @@ func (s *Store) ModifyPayment(ctx context.Context, merchantID, paymentID string,
 			refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
 			pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
 			declined_at = $17, expires_at = $18, token_id = $20
-			WHERE id = $1 AND merchant_id = $2 AND status = $19`,
+			WHERE id = $1 AND merchant_id = $2 AND status = $19 AND ($21::TIMESTAMPTZ IS NULL OR updated_at = $21)`,
 			p.ID, p.MerchantID, string(p.Status), p.AuthorizedAmount, p.CapturedAmount,
 			p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
 			p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
-			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID)
+			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID, unchangedSince)
 		queueEffects(&w, eff)
 		if err := w.send(ctx, tx); err != nil {
 			return err

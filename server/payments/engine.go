@@ -94,7 +94,7 @@ func (e *Engine) OnApproved(f func(ctx context.Context, p *store.Payment)) {
 
 // New makes an engine. now is the clock (tests and the sandbox move it).
 func New(st *store.Store, ms *merchants.Service, master *vault.MasterKey, acq acquirer.Acquirer, now func() time.Time, log *slog.Logger, cfg Config) *Engine {
-	return &Engine{store: st, merchants: ms, master: master, acquirer: acq, now: func() time.Time { return now().UTC() }, log: log, cfg: cfg, validate: NewValidator()}
+	return &Engine{store: st, merchants: ms, master: master, acquirer: acq, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, log: log, cfg: cfg, validate: NewValidator()}
 }
 
 // Result is what a command answers: the payment as it stands after the

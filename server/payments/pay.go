@@ -203,7 +203,9 @@ func (e *Engine) settleAuthorization(ctx context.Context, p *store.Payment, answ
 	}
 	now := e.now()
 	var res *Result
-	_, err = e.store.ModifyPayment(ctx, p.MerchantID, p.ID, func(p *store.Payment) (store.Effects, error) {
+	// p is the row as the caller last wrote or read it: the write skips
+	// reading it again unless it has changed since.
+	_, err = e.store.ModifyPaymentFrom(ctx, p, func(p *store.Payment) (store.Effects, error) {
 		if p.Status != from {
 			return store.Effects{}, errSettled
 		}
