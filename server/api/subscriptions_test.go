@@ -136,11 +136,16 @@ func TestInstalments(t *testing.T) {
 	ctx := t.Context()
 	data, _ := structpb.NewStruct(map[string]any{"cloudPayments": map[string]any{
 		"recurrent": map[string]any{"interval": "Month", "period": 1, "amount": 1000, "maxPeriods": 6}}})
-	first := charge1(t, env, &altynv1.ChargeRequest{Amount: rub(600000), Cryptogram: env.Seal(t, "4000000000003055"),
-		AccountId: "student-1", Description: "Course", Data: data})
+	req := &altynv1.ChargeRequest{Amount: rub(600000), Cryptogram: env.Seal(t, "4000000000003055"),
+		AccountId: "student-1", Description: "Course", Data: data, IdempotencyKey: "course-1"}
+	first := charge1(t, env, req)
 	wantStatus(t, first, altynv1.PaymentStatus_PAYMENT_STATUS_COMPLETED)
 	if first.SubscriptionId == "" {
 		t.Fatal("the payment with a recurrent plan started no subscription")
+	}
+	if again := charge1(t, env, req); again.Id != first.Id || again.SubscriptionId != first.SubscriptionId {
+		t.Errorf("the repeated request answered payment %s with subscription %q, want %s with %s",
+			again.Id, again.SubscriptionId, first.Id, first.SubscriptionId)
 	}
 	sub := getSub(t, env, first.SubscriptionId)
 	paidAt := first.AuthorizedAt.AsTime()

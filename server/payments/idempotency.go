@@ -55,6 +55,14 @@ func (e *Engine) replay(ctx context.Context, merchantID, key, op string, hash []
 			if err := json.Unmarshal(rec.Response, &r); err != nil {
 				return nil, true, fmt.Errorf("decode stored answer: %w", err)
 			}
+			if p := r.Payment; p != nil && len(p.Recurrent) > 0 && p.SubscriptionID == "" {
+				// The plan's subscription is made after the answer is
+				// stored (an OnApproved hook): name it as the first
+				// answer did.
+				if now, err := e.store.Payment(ctx, merchantID, p.ID); err == nil {
+					p.SubscriptionID = now.SubscriptionID
+				}
+			}
 			return &r, true, nil
 		}
 		if time.Now().After(deadline) {
