@@ -25,6 +25,11 @@ const (
 	InvoiceExpired InvoiceStatus = "expired"
 	// InvoiceCancelled was cancelled by the merchant.
 	InvoiceCancelled InvoiceStatus = "cancelled"
+	// InvoicePartiallyRefunded and InvoiceRefunded are a processed invoice
+	// whose payment was refunded in part or in full. They are never stored:
+	// the invoice service derives them from the payment when it reads one.
+	InvoicePartiallyRefunded InvoiceStatus = "partially_refunded"
+	InvoiceRefunded          InvoiceStatus = "refunded"
 )
 
 // Invoice is one row of invoices.

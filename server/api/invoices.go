@@ -72,11 +72,13 @@ func (s *invoiceServer) CancelInvoice(ctx context.Context, req *connect.Request[
 }
 
 var invoiceStatuses = map[store.InvoiceStatus]altynv1.InvoiceStatus{
-	store.InvoiceCreated:    altynv1.InvoiceStatus_INVOICE_STATUS_CREATED,
-	store.InvoiceProcessing: altynv1.InvoiceStatus_INVOICE_STATUS_PROCESSING,
-	store.InvoiceProcessed:  altynv1.InvoiceStatus_INVOICE_STATUS_PROCESSED,
-	store.InvoiceExpired:    altynv1.InvoiceStatus_INVOICE_STATUS_EXPIRED,
-	store.InvoiceCancelled:  altynv1.InvoiceStatus_INVOICE_STATUS_CANCELLED,
+	store.InvoiceCreated:           altynv1.InvoiceStatus_INVOICE_STATUS_CREATED,
+	store.InvoiceProcessing:        altynv1.InvoiceStatus_INVOICE_STATUS_PROCESSING,
+	store.InvoiceProcessed:         altynv1.InvoiceStatus_INVOICE_STATUS_PROCESSED,
+	store.InvoiceExpired:           altynv1.InvoiceStatus_INVOICE_STATUS_EXPIRED,
+	store.InvoiceCancelled:         altynv1.InvoiceStatus_INVOICE_STATUS_CANCELLED,
+	store.InvoicePartiallyRefunded: altynv1.InvoiceStatus_INVOICE_STATUS_PARTIALLY_REFUNDED,
+	store.InvoiceRefunded:          altynv1.InvoiceStatus_INVOICE_STATUS_REFUNDED,
 }
 
 func (s *invoiceServer) proto(inv *store.Invoice) *altynv1.Invoice {

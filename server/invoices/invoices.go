@@ -172,7 +172,30 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*store.Invoic
 	if err != nil {
 		return nil, err
 	}
-	return s.sync(ctx, inv)
+	if inv, err = s.sync(ctx, inv); err != nil {
+		return nil, err
+	}
+	return s.refundStatus(ctx, inv)
+}
+
+// refundStatus shows a processed invoice whose payment was refunded as
+// partially_refunded or refunded (SPEC.md §4); the stored status stays
+// processed, so the invoice still cannot be paid again.
+func (s *Service) refundStatus(ctx context.Context, inv *store.Invoice) (*store.Invoice, error) {
+	if inv.Status != store.InvoiceProcessed || inv.PaymentID == "" {
+		return inv, nil
+	}
+	p, err := s.store.Payment(ctx, inv.MerchantID, inv.PaymentID)
+	if err != nil {
+		return nil, fmt.Errorf("read the invoice's payment: %w", err)
+	}
+	switch {
+	case p.RefundedAmount > 0 && p.RefundedAmount >= p.CapturedAmount:
+		inv.Status = store.InvoiceRefunded
+	case p.RefundedAmount > 0:
+		inv.Status = store.InvoicePartiallyRefunded
+	}
+	return inv, nil
 }
 
 // Lookup reads an invoice by id alone, for its public page, with its

@@ -122,6 +122,25 @@ func TestPaidOnce(t *testing.T) {
 	if _, err := env.App.Invoices.Cancel(context.Background(), env.Merchant.ID, inv.ID); !errors.Is(err, invoices.ErrPaid) {
 		t.Errorf("Cancel of a paid invoice: %v, want ErrPaid", err)
 	}
+
+	// Refunds show in the invoice's status (SPEC.md §4), and a refunded
+	// invoice still cannot be paid again.
+	ctx := context.Background()
+	for _, step := range []struct {
+		amount int64
+		want   store.InvoiceStatus
+	}{{100000, store.InvoicePartiallyRefunded}, {150000, store.InvoiceRefunded}} {
+		if _, err := env.App.Engine.Refund(ctx, payments.RefundCommand{MerchantID: env.Merchant.ID, PaymentID: p.ID, Amount: &step.amount}); err != nil {
+			t.Fatalf("Refund %d: %v", step.amount, err)
+		}
+		got, err := env.App.Invoices.Get(ctx, env.Merchant.ID, inv.ID)
+		if err != nil || got.Status != step.want {
+			t.Errorf("invoice after refunding %d: %v (%v), want %s", step.amount, got.Status, err, step.want)
+		}
+	}
+	if _, _, err := pay(env, inv, seal(t, env, inv, "4000000000003055")); !errors.Is(err, invoices.ErrPaid) {
+		t.Errorf("Pay of a refunded invoice: %v, want ErrPaid", err)
+	}
 }
 
 // TestDeclinedMayRetry: a declined attempt leaves the invoice payable; a

@@ -40,6 +40,10 @@ const (
 	InvoiceStatus_INVOICE_STATUS_EXPIRED InvoiceStatus = 4
 	// Cancelled by the merchant; it cannot be paid any more.
 	InvoiceStatus_INVOICE_STATUS_CANCELLED InvoiceStatus = 5
+	// Paid, and part of the payment refunded (refunded_amount on the payment).
+	InvoiceStatus_INVOICE_STATUS_PARTIALLY_REFUNDED InvoiceStatus = 6
+	// Paid, and all of the captured amount refunded.
+	InvoiceStatus_INVOICE_STATUS_REFUNDED InvoiceStatus = 7
 )
 
 // Enum value maps for InvoiceStatus.
@@ -51,14 +55,18 @@ var (
 		3: "INVOICE_STATUS_PROCESSED",
 		4: "INVOICE_STATUS_EXPIRED",
 		5: "INVOICE_STATUS_CANCELLED",
+		6: "INVOICE_STATUS_PARTIALLY_REFUNDED",
+		7: "INVOICE_STATUS_REFUNDED",
 	}
 	InvoiceStatus_value = map[string]int32{
-		"INVOICE_STATUS_UNSPECIFIED": 0,
-		"INVOICE_STATUS_CREATED":     1,
-		"INVOICE_STATUS_PROCESSING":  2,
-		"INVOICE_STATUS_PROCESSED":   3,
-		"INVOICE_STATUS_EXPIRED":     4,
-		"INVOICE_STATUS_CANCELLED":   5,
+		"INVOICE_STATUS_UNSPECIFIED":        0,
+		"INVOICE_STATUS_CREATED":            1,
+		"INVOICE_STATUS_PROCESSING":         2,
+		"INVOICE_STATUS_PROCESSED":          3,
+		"INVOICE_STATUS_EXPIRED":            4,
+		"INVOICE_STATUS_CANCELLED":          5,
+		"INVOICE_STATUS_PARTIALLY_REFUNDED": 6,
+		"INVOICE_STATUS_REFUNDED":           7,
 	}
 )
 
@@ -687,14 +695,16 @@ const file_altyn_v1_invoice_proto_rawDesc = "" +
 	"\x14CancelInvoiceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x15CancelInvoiceResponse\x12+\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x11.altyn.v1.InvoiceR\ainvoice*\xc2\x01\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x11.altyn.v1.InvoiceR\ainvoice*\x86\x02\n" +
 	"\rInvoiceStatus\x12\x1e\n" +
 	"\x1aINVOICE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16INVOICE_STATUS_CREATED\x10\x01\x12\x1d\n" +
 	"\x19INVOICE_STATUS_PROCESSING\x10\x02\x12\x1c\n" +
 	"\x18INVOICE_STATUS_PROCESSED\x10\x03\x12\x1a\n" +
 	"\x16INVOICE_STATUS_EXPIRED\x10\x04\x12\x1c\n" +
-	"\x18INVOICE_STATUS_CANCELLED\x10\x052\x82\x02\n" +
+	"\x18INVOICE_STATUS_CANCELLED\x10\x05\x12%\n" +
+	"!INVOICE_STATUS_PARTIALLY_REFUNDED\x10\x06\x12\x1b\n" +
+	"\x17INVOICE_STATUS_REFUNDED\x10\a2\x82\x02\n" +
 	"\x0eInvoiceService\x12P\n" +
 	"\rCreateInvoice\x12\x1e.altyn.v1.CreateInvoiceRequest\x1a\x1f.altyn.v1.CreateInvoiceResponse\x12L\n" +
 	"\n" +
