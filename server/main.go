@@ -15,6 +15,7 @@
 //	ALTYN_MASTER_KEY       the master key, base64 of 32 bytes; or
 //	ALTYN_MASTER_KEY_FILE  a file holding it. Without either, a key is generated into ALTYN_DATA/master.key (demo only).
 //	ALTYN_LOG_LEVEL        debug, info (default), warn or error
+//	ALTYN_PAY_LIMIT        public payment attempts per minute per client address (default 10, 0: no limit)
 //	ALTYN_SMTP_ADDR        host:port of the SMTP relay for e-mail notifications (none by default)
 //	ALTYN_SMTP_FROM        their sender address (default altyn@localhost)
 //	ALTYN_SMTP_USERNAME, ALTYN_SMTP_PASSWORD  PLAIN auth at the relay, if it wants it
@@ -31,10 +32,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/altynpay/altyn/server/api"
 	"github.com/altynpay/altyn/server/app"
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/vault"
@@ -160,7 +163,17 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer e.close()
-	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, BaseURL: baseURL, Logger: log, Notify: notifyConfig()})
+	limit := api.DefaultPayLimit
+	if v := os.Getenv("ALTYN_PAY_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			ln.Close()
+			return fmt.Errorf("ALTYN_PAY_LIMIT=%q: want a number of attempts per minute, 0 for no limit", v)
+		}
+		limit = api.PayLimit{PerMinute: n, Burst: n}
+	}
+	a, err := app.New(ctx, app.Config{DatabaseURL: e.databaseURL, MasterKey: e.master, BaseURL: baseURL, Logger: log,
+		Notify: notifyConfig(), PayLimit: &limit})
 	if err != nil {
 		ln.Close()
 		return err

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -25,6 +26,7 @@ type checkoutServer struct {
 	engine    *payments.Engine
 	invoices  *invoices.Service
 	termURL   string
+	limiter   *ipLimiter
 	log       *slog.Logger
 }
 
@@ -34,8 +36,22 @@ var _ altynv1connect.CheckoutServiceHandler = (*checkoutServer)(nil)
 // checkout script and the hosted page call. termURL is where the ACS returns
 // the payer after 3-D Secure: the widget's page, which completes the payment
 // and tells the form.
-func NewCheckoutServer(ms *merchants.Service, engine *payments.Engine, inv *invoices.Service, termURL string, log *slog.Logger) altynv1connect.CheckoutServiceHandler {
-	return &checkoutServer{merchants: ms, engine: engine, invoices: inv, termURL: termURL, log: log}
+func NewCheckoutServer(ms *merchants.Service, engine *payments.Engine, inv *invoices.Service, termURL string, limit PayLimit, log *slog.Logger) altynv1connect.CheckoutServiceHandler {
+	return &checkoutServer{merchants: ms, engine: engine, invoices: inv, termURL: termURL, limiter: newIPLimiter(limit), log: log}
+}
+
+// errTooManyAttempts answers a client address over its PayLimit.
+var errTooManyAttempts = connect.NewError(connect.CodeResourceExhausted,
+	errors.New("too many payment attempts from this address; wait a minute and try again"))
+
+// admit takes one payment attempt from the client's budget.
+func (s *checkoutServer) admit(ctx context.Context, peer connect.Peer) error {
+	ip := peerIP(peer)
+	if s.limiter.allow(ip, time.Now()) {
+		return nil
+	}
+	s.log.WarnContext(ctx, "payment attempts over the limit", "ip", ip)
+	return errTooManyAttempts
 }
 
 func (s *checkoutServer) GetPublicKey(ctx context.Context, req *connect.Request[altynv1.GetPublicKeyRequest]) (*connect.Response[altynv1.GetPublicKeyResponse], error) {
@@ -74,6 +90,9 @@ func (s *checkoutServer) merchant(ctx context.Context, publicID string) (*store.
 }
 
 func (s *checkoutServer) Pay(ctx context.Context, req *connect.Request[altynv1.PayRequest]) (*connect.Response[altynv1.PayResponse], error) {
+	if err := s.admit(ctx, req.Peer()); err != nil {
+		return nil, err
+	}
 	m := req.Msg
 	merchant, err := s.merchant(ctx, m.PublicId)
 	if err != nil {
@@ -101,6 +120,9 @@ func (s *checkoutServer) Pay(ctx context.Context, req *connect.Request[altynv1.P
 }
 
 func (s *checkoutServer) PayInvoice(ctx context.Context, req *connect.Request[altynv1.PayInvoiceRequest]) (*connect.Response[altynv1.PayInvoiceResponse], error) {
+	if err := s.admit(ctx, req.Peer()); err != nil {
+		return nil, err
+	}
 	m := req.Msg
 	res, inv, err := s.invoices.Pay(ctx, invoices.PayCommand{
 		ID: m.Id, Cryptogram: m.Cryptogram, Email: m.Email, CardholderName: m.CardholderName,

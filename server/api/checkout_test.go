@@ -13,7 +13,9 @@ import (
 	"github.com/altynpay/altyn/cryptogram"
 	altynv1 "github.com/altynpay/altyn/gen/altyn/v1"
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
+	"github.com/altynpay/altyn/server/api"
 	"github.com/altynpay/altyn/server/apptest"
+	"github.com/altynpay/altyn/server/invoices"
 )
 
 // checkoutClients runs a test once with Connect and once with gRPC, with a
@@ -177,4 +179,47 @@ func TestInvoiceService(t *testing.T) {
 			t.Errorf("GetInvoice without credentials: %v, want Unauthenticated", err)
 		}
 	})
+}
+
+// TestCheckoutPayLimit: a client address gets its burst of public payment
+// attempts, declined or not, then ResourceExhausted with nothing charged;
+// invoices share the budget; the merchant's private API is not limited.
+func TestCheckoutPayLimit(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t, apptest.WithPayLimit(api.PayLimit{PerMinute: 1, Burst: 3}))
+	ctx := context.Background()
+	co := altynv1connect.NewCheckoutServiceClient(env.HTTP, env.URL)
+	pay := func(pan string) error {
+		_, err := co.Pay(ctx, connect.NewRequest(&altynv1.PayRequest{
+			PublicId: env.Merchant.PublicID, Cryptogram: bound(t, env, pan, 1000, "order-9"), Amount: rub(1000), InvoiceId: "order-9",
+		}))
+		return err
+	}
+	// A bot tries cards: the first three attempts are served (approved or
+	// declined), the fourth is refused before it reaches the acquirer.
+	for i, pan := range []string{"4000000000003055", "4000000000000002", "5555555555554444"} {
+		if err := pay(pan); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	before := snapshot(t, env)
+	if err := pay("4242424242424242"); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("the fourth attempt: %v, want ResourceExhausted", err)
+	}
+	inv, err := env.App.Invoices.Create(ctx, invoices.CreateCommand{MerchantID: env.Merchant.ID, Amount: 1000, Currency: "RUB", InvoiceID: "order-10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.PayInvoice(ctx, connect.NewRequest(&altynv1.PayInvoiceRequest{Id: inv.ID,
+		Cryptogram: bound(t, env, "4000000000003055", 1000, "order-10")})); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("PayInvoice over the limit: %v, want ResourceExhausted", err)
+	}
+	if after := snapshot(t, env); after != before {
+		t.Errorf("refused attempts changed the database")
+	}
+	if _, err := env.Connect.Charge(ctx, connect.NewRequest(&altynv1.ChargeRequest{
+		Amount: rub(100), Cryptogram: env.Seal(t, "4000000000003055"),
+	})); err != nil {
+		t.Errorf("the merchant's own Charge from the same address: %v", err)
+	}
 }

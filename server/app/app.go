@@ -43,6 +43,9 @@ type Config struct {
 	// Runner sizes the subscription runner; zero fields take
 	// subscriptions.DefaultRunnerConfig's values.
 	Runner subscriptions.RunnerConfig
+	// PayLimit bounds the public payment attempts per client address; nil
+	// means api.DefaultPayLimit, a zero PerMinute no limit.
+	PayLimit *api.PayLimit
 }
 
 // App is a running altyn without its listener.
@@ -62,6 +65,7 @@ type App struct {
 	// names none (?publicId=); main sets it to the demo merchant.
 	DemoPublicID string
 	baseURL      string
+	payLimit     api.PayLimit
 	log          *slog.Logger
 }
 
@@ -97,6 +101,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	engine.OnApproved(func(context.Context, *store.Payment) { notifier.Poke() }) // Pay goes out at once
 	a := &App{Store: st, Merchants: ms, Sandbox: sandbox, Engine: engine, Notifier: notifier, log: cfg.Logger}
 	a.Invoices, a.baseURL = invoices.New(st, engine, ms, cfg.Now, cfg.Logger, cfg.BaseURL), cfg.BaseURL
+	a.payLimit = api.DefaultPayLimit
+	if cfg.PayLimit != nil {
+		a.payLimit = *cfg.PayLimit
+	}
 	a.Subscriptions = subscriptions.New(st, engine, ms, cfg.Now, cfg.Logger) // hooks: a payment's recurrent plan
 	a.Runner = a.Subscriptions.NewRunner(cfg.Runner)
 	a.Handler = a.routes()
@@ -119,7 +127,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle(altynv1connect.NewPaymentServiceHandler(api.NewPaymentServer(a.Engine, a.log), recovery, private))
 	mux.Handle(altynv1connect.NewTokenServiceHandler(api.NewTokenServer(a.Engine, a.log), recovery, private))
 	mux.Handle(altynv1connect.NewNotificationServiceHandler(api.NewNotificationServer(a.Notifier, a.log), recovery, private))
-	mux.Handle(altynv1connect.NewCheckoutServiceHandler(api.NewCheckoutServer(a.Merchants, a.Engine, a.Invoices, a.baseURL+widget.ThreeDSPath, a.log), recovery))
+	mux.Handle(altynv1connect.NewCheckoutServiceHandler(api.NewCheckoutServer(a.Merchants, a.Engine, a.Invoices, a.baseURL+widget.ThreeDSPath, a.payLimit, a.log), recovery))
 	mux.Handle(altynv1connect.NewInvoiceServiceHandler(api.NewInvoiceServer(a.Invoices, a.log), recovery, private))
 	mux.Handle(altynv1connect.NewSubscriptionServiceHandler(api.NewSubscriptionServer(a.Subscriptions, a.log), recovery, private))
 	mux.Handle(altynv1connect.NewTestClockServiceHandler(api.NewTestClockServer(a.Subscriptions, a.log), recovery, private))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/altynpay/altyn/cryptogram"
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
+	"github.com/altynpay/altyn/server/api"
 	"github.com/altynpay/altyn/server/app"
 	"github.com/altynpay/altyn/server/merchants"
 	"github.com/altynpay/altyn/server/notify"
@@ -95,7 +96,13 @@ type options struct {
 	databaseURL string
 	master      *vault.MasterKey
 	clock       *Clock
+	payLimit    api.PayLimit
 }
+
+// WithPayLimit limits the public payment attempts per client address, as
+// the server does by default; without it a test's Env has no limit (every
+// test's browser and client share 127.0.0.1).
+func WithPayLimit(l api.PayLimit) Option { return func(opts *options) { opts.payLimit = l } }
 
 // WithNotifyConfig sets the notifier's limits (e.g. short timeouts).
 func WithNotifyConfig(c notify.Config) Option { return func(opts *options) { opts.notify = c } }
@@ -164,7 +171,7 @@ func New(t testing.TB, opt ...Option) *Env {
 	base := "http://" + ln.Addr().String()
 	a, err := app.New(ctx, app.Config{
 		DatabaseURL: dbURL, MasterKey: master, BaseURL: base,
-		Logger: log, Now: clock.Now, Payment: o.payment, Notify: o.notify, Runner: o.runner,
+		Logger: log, Now: clock.Now, Payment: o.payment, Notify: o.notify, Runner: o.runner, PayLimit: &o.payLimit,
 	})
 	if err != nil {
 		t.Fatal(err)
