@@ -59,8 +59,8 @@ func (e *Engine) replay(ctx context.Context, merchantID, key, op string, hash []
 				// The plan's subscription is made after the answer is
 				// stored (an OnApproved hook): name it as the first
 				// answer did.
-				if now, err := e.store.Payment(ctx, merchantID, p.ID); err == nil {
-					p.SubscriptionID = now.SubscriptionID
+				if cur, err := e.store.Payment(ctx, merchantID, p.ID); err == nil {
+					p.SubscriptionID = cur.SubscriptionID
 				}
 			}
 			return &r, true, nil
