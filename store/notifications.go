@@ -403,26 +403,21 @@ ON CONFLICT (outbox_id, channel, attempt) DO NOTHING`
 func (s *Store) RecordDeliveryAttempts(ctx context.Context, recs []AttemptRecord) (recorded []bool, err error) {
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		recorded = make([]bool, len(recs))
-		b := &pgx.Batch{}
-		for _, r := range recs {
+		var w writes
+		for i, r := range recs {
 			d, a, out := r.Delivery, r.Attempt, r.Outcome
-			b.Queue(recordAttempt, d.OutboxID, d.Channel, r.LeaseID, string(out.Status), a.Attempt, out.NextAttemptAt,
+			w.queue(func(br pgx.BatchResults) error {
+				tag, err := br.Exec()
+				if err != nil {
+					return fmt.Errorf("record attempt: %w", err)
+				}
+				recorded[i] = tag.RowsAffected() == 1
+				return nil
+			}, recordAttempt, d.OutboxID, d.Channel, r.LeaseID, string(out.Status), a.Attempt, out.NextAttemptAt,
 				a.HTTPStatus, a.Error, a.Latency.Milliseconds(), a.StartedAt.Add(a.Latency), timePtr(out.DeliveredAt),
 				a.Target, a.StartedAt)
 		}
-		res := tx.SendBatch(ctx, b)
-		for i := range recs {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return fmt.Errorf("record attempt: %w", err)
-			}
-			recorded[i] = tag.RowsAffected() == 1
-		}
-		if err := res.Close(); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		return nil
+		return w.send(ctx, tx)
 	})
 	return recorded, err
 }

@@ -140,6 +140,11 @@ const paymentColumns = `id, merchant_id, transaction_id, status, two_stage, amou
 	created_at, updated_at, authorized_at, captured_at, cancelled_at, declined_at, expires_at, token_id,
 	recurrent, subscription_id`
 
+// insertPaymentSQL inserts one payment of paymentArgs.
+const insertPaymentSQL = `INSERT INTO payments (` + paymentColumns + `) VALUES (
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`
+
 func scanPayment(row pgx.Row) (*Payment, error) {
 	var p Payment
 	var status string
@@ -191,9 +196,7 @@ func (s *Store) CreatePayment(ctx context.Context, p *Payment, claim *Idempotenc
 		with = append(with, `c AS (INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
 			VALUES (`+arg(claim.MerchantID)+`, `+arg(claim.Key)+`, `+arg(claim.Operation)+`, `+arg(claim.RequestHash)+`, $1, now()))`)
 	}
-	sql := `INSERT INTO payments (` + paymentColumns + `) VALUES (
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`
+	sql := insertPaymentSQL
 	if len(with) > 0 {
 		sql = `WITH ` + strings.Join(with, ", ") + " " + sql
 	}
@@ -268,24 +271,7 @@ func (s *Store) modifyPayment(ctx context.Context, merchantID, paymentID string,
 		if eff.Claim != nil {
 			queueClaim(&w, eff.Claim)
 		}
-		w.queue(func(br pgx.BatchResults) error {
-			tag, err := br.Exec()
-			if err != nil {
-				return fmt.Errorf("update payment: %w", classify(err))
-			}
-			if tag.RowsAffected() != 1 {
-				return ErrStale
-			}
-			return nil
-		}, `UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
-			refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
-			pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
-			declined_at = $17, expires_at = $18, token_id = $20
-			WHERE id = $1 AND merchant_id = $2 AND status = $19 AND ($21::TIMESTAMPTZ IS NULL OR updated_at = $21)`,
-			p.ID, p.MerchantID, string(p.Status), p.AuthorizedAmount, p.CapturedAmount,
-			p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
-			p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
-			timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID, unchangedSince)
+		queuePaymentUpdate(&w, p, from, unchangedSince)
 		queueEffects(&w, eff)
 		if err := w.send(ctx, tx); err != nil {
 			return err
@@ -301,6 +287,30 @@ func (s *Store) modifyPayment(ctx context.Context, merchantID, paymentID string,
 		return nil
 	})
 	return out, err
+}
+
+// queuePaymentUpdate writes p's mutable columns, guarded by the status it
+// was read in (and, when unchangedSince is set, its updated_at): ErrStale if
+// the row is no longer so.
+func queuePaymentUpdate(w *writes, p *Payment, from PaymentStatus, unchangedSince *time.Time) {
+	w.queue(func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("update payment: %w", classify(err))
+		}
+		if tag.RowsAffected() != 1 {
+			return ErrStale
+		}
+		return nil
+	}, `UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
+		refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
+		pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
+		declined_at = $17, expires_at = $18, token_id = $20
+		WHERE id = $1 AND merchant_id = $2 AND status = $19 AND ($21::TIMESTAMPTZ IS NULL OR updated_at = $21)`,
+		p.ID, p.MerchantID, string(p.Status), p.AuthorizedAmount, p.CapturedAmount,
+		p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
+		p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
+		timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID, unchangedSince)
 }
 
 func queueClaim(w *writes, c *Idempotency) {

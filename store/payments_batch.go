@@ -21,48 +21,34 @@ func (s *Store) CreatePayments(ctx context.Context, ps []*Payment, claims []*Ide
 	}
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		inserted = make([]bool, len(ps))
-		b := &pgx.Batch{}
-		for _, c := range claims {
-			b.Queue(`INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
+		var claimed writes
+		for i, c := range claims {
+			claimed.queue(func(br pgx.BatchResults) error {
+				tag, err := br.Exec()
+				if err != nil {
+					return fmt.Errorf("claim idempotency keys: %w", err)
+				}
+				inserted[i] = tag.RowsAffected() == 1
+				return nil
+			}, `INSERT INTO idempotency_keys (merchant_id, idem_key, operation, request_hash, payment_id, created_at)
 				VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
 				c.MerchantID, c.Key, c.Operation, c.RequestHash, c.PaymentID)
 		}
-		br := tx.SendBatch(ctx, b)
-		for i := range claims {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("claim idempotency keys: %w", err)
-			}
-			inserted[i] = tag.RowsAffected() == 1
+		if err := claimed.send(ctx, tx); err != nil {
+			return err
 		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("claim idempotency keys: %w", err)
-		}
-		b = &pgx.Batch{}
-		n := 0
+		var w writes
 		for i, p := range ps {
 			if inserted[i] {
-				n++
-				b.Queue(`INSERT INTO payments (`+paymentColumns+`) VALUES (
-					$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-					$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`, paymentArgs(p)...)
+				w.queue(func(br pgx.BatchResults) error {
+					if _, err := br.Exec(); err != nil {
+						return fmt.Errorf("insert payments: %w", classify(err))
+					}
+					return nil
+				}, insertPaymentSQL, paymentArgs(p)...)
 			}
 		}
-		if n == 0 {
-			return nil
-		}
-		br = tx.SendBatch(ctx, b)
-		for range n {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("insert payments: %w", classify(err))
-			}
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("insert payments: %w", err)
-		}
-		return nil
+		return w.send(ctx, tx)
 	})
 	return inserted, err
 }
@@ -96,8 +82,7 @@ func (s *Store) ModifyPayments(ctx context.Context, ids []string, fn func(p *Pay
 		if err != nil {
 			return fmt.Errorf("read payments: %w", err)
 		}
-		b := &pgx.Batch{}
-		n := 0
+		var w writes
 		for _, p := range list {
 			from := p.Status
 			eff, err := fn(p)
@@ -109,28 +94,11 @@ func (s *Store) ModifyPayments(ctx context.Context, ids []string, fn func(p *Pay
 				eff.SaveToken != nil || eff.ActivateToken != "" || eff.DropToken != "" {
 				return errors.New("modify payments: only Answer and Outbox effects are supported")
 			}
-			n++
-			b.Queue(`UPDATE payments SET status = $3, authorized_amount = $4, captured_amount = $5,
-				refunded_amount = $6, auth_code = $7, reason_code = $8, reason = $9, acs_url = $10, pa_req = $11,
-				pending_op = $12, updated_at = $13, authorized_at = $14, captured_at = $15, cancelled_at = $16,
-				declined_at = $17, expires_at = $18, token_id = $20
-				WHERE id = $1 AND merchant_id = $2 AND status = $19`,
-				p.ID, p.MerchantID, string(p.Status), p.AuthorizedAmount, p.CapturedAmount,
-				p.RefundedAmount, p.AuthCode, p.ReasonCode, p.Reason, p.ACSURL, p.PaReq,
-				p.PendingOp, p.UpdatedAt, timePtr(p.AuthorizedAt), timePtr(p.CapturedAt), timePtr(p.CancelledAt),
-				timePtr(p.DeclinedAt), timePtr(p.ExpiresAt), string(from), p.TokenID)
-			if a := eff.Answer; a != nil {
-				n++
-				b.Queue(`UPDATE idempotency_keys SET response = $3 WHERE merchant_id = $1 AND idem_key = $2`, a.MerchantID, a.Key, a.Response)
-			}
-			for _, m := range eff.Outbox {
-				n++
-				b.Queue(`INSERT INTO outbox (id, merchant_id, type, payment_id, subject_id, payload, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.MerchantID, m.Type, m.PaymentID, m.SubjectID, string(m.Payload), m.CreatedAt)
-			}
+			queuePaymentUpdate(&w, p, from, nil)
+			queueEffects(&w, eff)
 			written[p.ID] = p
 		}
-		return sendBatch(ctx, tx, b, n)
+		return w.send(ctx, tx)
 	})
 	return written, failed, err
 }

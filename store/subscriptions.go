@@ -476,8 +476,7 @@ func queueSubscriptionWrite(b *pgx.Batch, sub *Subscription, change Subscription
 	}
 	for _, m := range change.Outbox {
 		n++
-		b.Queue(`INSERT INTO outbox (id, merchant_id, type, payment_id, subject_id, payload, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.MerchantID, m.Type, m.PaymentID, m.SubjectID, string(m.Payload), m.CreatedAt)
+		b.Queue(insertOutboxSQL, outboxArgs(m)...)
 	}
 	return n
 }

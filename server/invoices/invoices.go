@@ -166,16 +166,23 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*store.Invoic
 		return nil, invalid("id", "required", "id is required")
 	}
 	inv, err := s.store.Invoice(ctx, merchantID, id)
+	inv, err = s.current(ctx, inv, err)
+	if err != nil {
+		return nil, err
+	}
+	return s.refundStatus(ctx, inv)
+}
+
+// current takes an invoice as the store read it and brings it up to date
+// (sync); the store's ErrNotFound becomes the service's.
+func (s *Service) current(ctx context.Context, inv *store.Invoice, err error) (*store.Invoice, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if inv, err = s.sync(ctx, inv); err != nil {
-		return nil, err
-	}
-	return s.refundStatus(ctx, inv)
+	return s.sync(ctx, inv)
 }
 
 // refundStatus shows a processed invoice whose payment was refunded as
@@ -205,13 +212,8 @@ func (s *Service) Lookup(ctx context.Context, id string) (*store.Invoice, *store
 		return nil, nil, ErrNotFound
 	}
 	inv, err := s.store.InvoiceByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, ErrNotFound
-	}
+	inv, err = s.current(ctx, inv, err)
 	if err != nil {
-		return nil, nil, err
-	}
-	if inv, err = s.sync(ctx, inv); err != nil {
 		return nil, nil, err
 	}
 	m, err := s.ms.ByID(ctx, inv.MerchantID)
@@ -276,13 +278,8 @@ func (s *Service) Pay(ctx context.Context, cmd PayCommand) (*payments.Result, *s
 		return nil, nil, err
 	}
 	inv, err := s.store.InvoiceByID(ctx, cmd.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, ErrNotFound
-	}
+	inv, err = s.current(ctx, inv, err)
 	if err != nil {
-		return nil, nil, err
-	}
-	if inv, err = s.sync(ctx, inv); err != nil {
 		return nil, nil, err
 	}
 	key := cmd.IdempotencyKey
