@@ -11,26 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/altynpay/altyn/store"
-	"github.com/altynpay/altyn/store/storetest"
 )
-
-// invoiceStore opens a store on a fresh database with one merchant.
-func invoiceStore(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	ctx := t.Context()
-	st, err := store.Open(ctx, storetest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	m := store.Merchant{ID: "mer_inv", PublicID: "pk_inv", Name: "Invoice shop", SecretWrapped: []byte{1}, TestMode: true, CreatedAt: now}
-	k := store.MerchantKey{MerchantID: m.ID, KeyID: "k1", PublicKey: "altynpk1_x", PrivateWrapped: []byte{2}, CreatedAt: now}
-	if err := st.CreateMerchant(ctx, m, k); err != nil {
-		t.Fatal(err)
-	}
-	return st, m.ID
-}
 
 func newInvoice(merchantID, id string, now time.Time) *store.Invoice {
 	return &store.Invoice{
@@ -43,7 +24,7 @@ func newInvoice(merchantID, id string, now time.Time) *store.Invoice {
 
 func TestInvoiceCreateRead(t *testing.T) {
 	t.Parallel()
-	st, mid := invoiceStore(t)
+	st, mid := merchantStore(t, "inv")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	inv := newInvoice(mid, "inv_1", now)
@@ -82,7 +63,7 @@ func TestInvoiceCreateRead(t *testing.T) {
 
 func TestModifyInvoice(t *testing.T) {
 	t.Parallel()
-	st, mid := invoiceStore(t)
+	st, mid := merchantStore(t, "inv")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err := st.CreateInvoice(ctx, newInvoice(mid, "inv_m", now)); err != nil {
@@ -130,7 +111,7 @@ func TestModifyInvoice(t *testing.T) {
 // exactly one wins; the others see it processing.
 func TestModifyInvoiceRace(t *testing.T) {
 	t.Parallel()
-	st, mid := invoiceStore(t)
+	st, mid := merchantStore(t, "inv")
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err := st.CreateInvoice(ctx, newInvoice(mid, "inv_race", now)); err != nil {

@@ -13,26 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/altynpay/altyn/store"
-	"github.com/altynpay/altyn/store/storetest"
 )
-
-// notifyStore opens a store on a fresh database with one merchant.
-func notifyStore(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	ctx := t.Context()
-	st, err := store.Open(ctx, storetest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	m := store.Merchant{ID: "mer_ntf", PublicID: "pk_ntf", Name: "Notified shop", SecretWrapped: []byte{1}, TestMode: true, CreatedAt: now}
-	k := store.MerchantKey{MerchantID: m.ID, KeyID: "k1", PublicKey: "altynpk1_x", PrivateWrapped: []byte{2}, CreatedAt: now}
-	if err := st.CreateMerchant(ctx, m, k); err != nil {
-		t.Fatal(err)
-	}
-	return st, m.ID
-}
 
 // httpPlan plans one HTTP delivery per message whose type is enabled.
 func httpPlan(now time.Time) store.DeliveryPlan {
@@ -64,7 +45,7 @@ func outboxRows(t *testing.T, st *store.Store, mid string, n int, typ string, at
 
 func TestNotificationSettingsSave(t *testing.T) {
 	t.Parallel()
-	st, mid := notifyStore(t)
+	st, mid := merchantStore(t, "ntf")
 	ctx := t.Context()
 	if _, err := st.NotificationSetting(ctx, mid, "Pay"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("NotificationSetting before any save: got %v, want ErrNotFound", err)
@@ -96,7 +77,7 @@ func TestNotificationSettingsSave(t *testing.T) {
 // workers race, and rows of types without settings are marked too.
 func TestFanOutOnce(t *testing.T) {
 	t.Parallel()
-	st, mid := notifyStore(t)
+	st, mid := merchantStore(t, "ntf")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err := st.SaveNotificationSettings(ctx, store.NotificationSettings{MerchantID: mid, Type: "Pay", Enabled: true,
@@ -155,7 +136,7 @@ func TestFanOutOnce(t *testing.T) {
 // hides a delivery until it runs out; a lost lease records nothing.
 func TestLeaseSkipLocked(t *testing.T) {
 	t.Parallel()
-	st, mid := notifyStore(t)
+	st, mid := merchantStore(t, "ntf")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err := st.SaveNotificationSettings(ctx, store.NotificationSettings{MerchantID: mid, Type: "Pay", Enabled: true,
@@ -233,7 +214,7 @@ func TestLeaseSkipLocked(t *testing.T) {
 // a channel turned off cancels them; a resend revives them.
 func TestSettingsRetargetPending(t *testing.T) {
 	t.Parallel()
-	st, mid := notifyStore(t)
+	st, mid := merchantStore(t, "ntf")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ns := store.NotificationSettings{MerchantID: mid, Type: "Pay", Enabled: true, URL: "http://old.example/",
@@ -279,7 +260,7 @@ func TestSettingsRetargetPending(t *testing.T) {
 
 func TestListDeliveriesPages(t *testing.T) {
 	t.Parallel()
-	st, mid := notifyStore(t)
+	st, mid := merchantStore(t, "ntf")
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, typ := range []string{"Pay", "Fail"} {

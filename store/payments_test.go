@@ -24,7 +24,7 @@ func newPayment(merchantID, id string, now time.Time) *store.Payment {
 // digest or key is told apart.
 func TestCreatePaymentOnce(t *testing.T) {
 	t.Parallel()
-	st, mid := invoiceStore(t)
+	st, mid := merchantStore(t, "pay")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	claim := func(key, paymentID string) *store.Idempotency {
@@ -62,7 +62,7 @@ func TestCreatePaymentOnce(t *testing.T) {
 // row has moved on from is not written over, fn runs on the current row.
 func TestModifyPaymentFrom(t *testing.T) {
 	t.Parallel()
-	st, mid := invoiceStore(t)
+	st, mid := merchantStore(t, "pay")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	snap := newPayment(mid, "pay_1", now)

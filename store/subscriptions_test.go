@@ -8,26 +8,7 @@ import (
 	"time"
 
 	"github.com/altynpay/altyn/store"
-	"github.com/altynpay/altyn/store/storetest"
 )
-
-// subscriptionStore opens a store on a fresh database with one merchant.
-func subscriptionStore(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	ctx := t.Context()
-	st, err := store.Open(ctx, storetest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	m := store.Merchant{ID: "mer_sub", PublicID: "pk_sub", Name: "Subscription shop", SecretWrapped: []byte{1}, TestMode: true, CreatedAt: now}
-	k := store.MerchantKey{MerchantID: m.ID, KeyID: "k1", PublicKey: "altynpk1_x", PrivateWrapped: []byte{2}, CreatedAt: now}
-	if err := st.CreateMerchant(ctx, m, k); err != nil {
-		t.Fatal(err)
-	}
-	return st, m.ID
-}
 
 func newSubscription(id, merchantID string, next time.Time) *store.Subscription {
 	return &store.Subscription{
@@ -39,7 +20,7 @@ func newSubscription(id, merchantID string, next time.Time) *store.Subscription 
 
 func TestSubscriptionCreateAndRead(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	a := newSubscription("sub_a", mid, now)
@@ -83,7 +64,7 @@ func TestSubscriptionCreateAndRead(t *testing.T) {
 // subscription all land (the retried transaction re-reads).
 func TestModifySubscriptionRace(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC()
 	if err := st.CreateSubscription(ctx, newSubscription("sub_race", mid, now), nil); err != nil {
@@ -113,7 +94,7 @@ func TestModifySubscriptionRace(t *testing.T) {
 // back with the charge claimed for them.
 func TestLeaseDue(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	const n = 60
@@ -194,7 +175,7 @@ func TestLeaseDue(t *testing.T) {
 // clock's time, not the runner's.
 func TestLeaseTestClocks(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	c := &store.TestClock{ID: "clk_1", MerchantID: mid, Now: now, CreatedAt: now, UpdatedAt: now}
@@ -248,7 +229,7 @@ func TestLeaseTestClocks(t *testing.T) {
 // charges and card history the function names, skipping those it leaves.
 func TestChargeAndCardHistory(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, id := range []string{"sub_x", "sub_y"} {
@@ -308,7 +289,7 @@ func TestChargeAndCardHistory(t *testing.T) {
 // writes each guarded by its status and reports a function's refusal.
 func TestCreatePaymentsBatch(t *testing.T) {
 	t.Parallel()
-	st, mid := subscriptionStore(t)
+	st, mid := merchantStore(t, "sub")
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	mk := func(i int) (*store.Payment, *store.Idempotency) {

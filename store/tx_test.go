@@ -22,6 +22,25 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
+// merchantStore opens a store on a fresh database with one merchant,
+// mer_<suffix> (public id pk_<suffix>), and returns its id.
+func merchantStore(t *testing.T, suffix string) (*store.Store, string) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := store.Open(ctx, storetest.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	m := store.Merchant{ID: "mer_" + suffix, PublicID: "pk_" + suffix, Name: "Shop " + suffix, SecretWrapped: []byte{1}, TestMode: true, CreatedAt: now}
+	k := store.MerchantKey{MerchantID: m.ID, KeyID: "k1", PublicKey: "altynpk1_x", PrivateWrapped: []byte{2}, CreatedAt: now}
+	if err := st.CreateMerchant(ctx, m, k); err != nil {
+		t.Fatal(err)
+	}
+	return st, m.ID
+}
+
 // newPool opens a pool of maxConns connections on a fresh database and runs
 // the setup statements.
 func newPool(t *testing.T, maxConns int32, setup ...string) *pgxpool.Pool {
