@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -249,18 +250,33 @@ type Hosted struct {
 // framable by any site) or as the hosted page of an invoice (not framable).
 func RenderForm(w http.ResponseWriter, r *http.Request, page FormPage) {
 	lang := Lang(page.Lang)
-	config := ""
-	csp, cache := formCSP+"; frame-ancestors *", "public, max-age=300"
-	if page.Hosted != nil {
-		b, _ := json.Marshal(page.Hosted)
-		config = string(b)
-		csp, cache = formCSP+"; frame-ancestors 'none'", "no-store"
+	if page.Hosted == nil {
+		// The framed form is the same page for every payment of a
+		// language: rendered and compressed once.
+		framedForms()[lang].write(w, r, http.StatusOK, formCSP+"; frame-ancestors *", "public, max-age=300")
+		return
 	}
-	script, _ := json.Marshal(scriptTexts(lang))
-	render(w, r, http.StatusOK, "form.html", map[string]any{
-		"Lang": lang, "T": texts[lang], "Hosted": page.Hosted, "Config": config, "Script": template.JS(script),
-	}, csp, cache)
+	b, _ := json.Marshal(page.Hosted)
+	render(w, r, http.StatusOK, "form.html", formData(lang, page.Hosted, string(b)), formCSP+"; frame-ancestors 'none'", "no-store")
 }
+
+func formData(lang string, hosted *Hosted, config string) map[string]any {
+	script, _ := json.Marshal(scriptTexts(lang))
+	return map[string]any{"Lang": lang, "T": texts[lang], "Hosted": hosted, "Config": config, "Script": template.JS(script)}
+}
+
+// framedForms are the iframe's form page by language.
+var framedForms = sync.OnceValue(func() map[string]page {
+	out := map[string]page{}
+	for lang := range texts {
+		p, err := renderPage("form.html", formData(lang, nil, ""), gzip.BestCompression)
+		if err != nil {
+			panic("widget: form.html: " + err.Error())
+		}
+		out[lang] = p
+	}
+	return out
+})
 
 // StatusPage is an invoice that cannot be paid (any more).
 type StatusPage struct {
@@ -308,20 +324,35 @@ func RenderDemo(w http.ResponseWriter, publicID string) {
 // half a page. The page is gzipped when r (if any) accepts it: the form's
 // page holds its script and style.
 func render(w http.ResponseWriter, r *http.Request, status int, name string, data any, csp, cache string) {
-	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+	p, err := renderPage(name, data, gzip.BestSpeed)
+	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	p.write(w, r, status, csp, cache)
+}
+
+// page is a rendered HTML page and its gzip form (nil when that saves
+// nothing).
+type page struct{ html, gz []byte }
+
+func renderPage(name string, data any, level int) (page, error) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+		return page{}, err
+	}
+	return page{html: b.Bytes(), gz: gzipBytes(b.Bytes(), level)}, nil
+}
+
+// write sends the page, gzipped if r accepts it (r nil: never).
+func (p page) write(w http.ResponseWriter, r *http.Request, status int, csp, cache string) {
 	h := w.Header()
-	page := b.Bytes()
+	body := p.html
 	if r != nil {
 		h.Set("Vary", "Accept-Encoding")
-		if acceptsEncoding(r.Header.Get("Accept-Encoding"), "gzip") {
-			if gz := gzipBytes(page, gzip.BestSpeed); gz != nil {
-				page = gz
-				h.Set("Content-Encoding", "gzip")
-			}
+		if p.gz != nil && acceptsEncoding(r.Header.Get("Accept-Encoding"), "gzip") {
+			body = p.gz
+			h.Set("Content-Encoding", "gzip")
 		}
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -330,5 +361,5 @@ func render(w http.ResponseWriter, r *http.Request, status int, name string, dat
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	w.Write(page)
+	w.Write(body)
 }
