@@ -18,7 +18,7 @@ import (
 func notifyConfig() notify.Config {
 	return notify.Config{SMTP: notify.SMTPConfig{
 		Addr:     os.Getenv("ALTYN_SMTP_ADDR"),
-		From:     env("ALTYN_SMTP_FROM", "altyn@localhost"),
+		From:     os.Getenv("ALTYN_SMTP_FROM"), // default altyn@localhost
 		Username: os.Getenv("ALTYN_SMTP_USERNAME"),
 		Password: os.Getenv("ALTYN_SMTP_PASSWORD"),
 	}}

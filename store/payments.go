@@ -140,6 +140,11 @@ const paymentColumns = `id, merchant_id, transaction_id, status, two_stage, amou
 	created_at, updated_at, authorized_at, captured_at, cancelled_at, declined_at, expires_at, token_id,
 	recurrent, subscription_id`
 
+// CardMask is how a stored card is shown: its first six digits, six
+// asterisks, its last four ("424242******4242"). The full number is never
+// stored, so its length is unknown.
+func CardMask(firstSix, lastFour string) string { return firstSix + "******" + lastFour }
+
 // insertPaymentSQL inserts one payment of paymentArgs.
 const insertPaymentSQL = `INSERT INTO payments (` + paymentColumns + `) VALUES (
 	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,

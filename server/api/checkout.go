@@ -186,7 +186,7 @@ func checkoutPayment(p *store.Payment, lang string) *altynv1.CheckoutPayment {
 	}
 	if p.CardLastFour != "" {
 		out.Card = &altynv1.Card{
-			Mask: p.CardFirstSix + "******" + p.CardLastFour, FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
+			Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
 			Brand: p.CardBrand, ExpMonth: int32(p.CardExpMonth), ExpYear: int32(p.CardExpYear),
 		}
 	}

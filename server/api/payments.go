@@ -265,7 +265,7 @@ func PaymentProto(res *payments.Result) *altynv1.Payment {
 	}
 	if p.CardLastFour != "" {
 		out.Card = &altynv1.Card{
-			Mask: p.CardFirstSix + "******" + p.CardLastFour, FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
+			Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
 			Brand: p.CardBrand, ExpMonth: int32(p.CardExpMonth), ExpYear: int32(p.CardExpYear),
 		}
 	}

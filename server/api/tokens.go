@@ -9,6 +9,7 @@ import (
 	altynv1 "github.com/altynpay/altyn/gen/altyn/v1"
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
 	"github.com/altynpay/altyn/server/payments"
+	"github.com/altynpay/altyn/store"
 )
 
 type tokenServer struct {
@@ -31,7 +32,7 @@ func (s *tokenServer) ListTokens(ctx context.Context, req *connect.Request[altyn
 	out := &altynv1.ListTokensResponse{}
 	for _, t := range list {
 		out.Cards = append(out.Cards, &altynv1.SavedCard{
-			Token: t.ID, AccountId: t.AccountID, CardMask: t.CardFirstSix + "******" + t.CardLastFour,
+			Token: t.ID, AccountId: t.AccountID, CardMask: store.CardMask(t.CardFirstSix, t.CardLastFour),
 			CardBrand: t.CardBrand, ExpMonth: int32(t.CardExpMonth), ExpYear: int32(t.CardExpYear),
 			CreatedAt: timestamp(t.CreatedAt),
 		})

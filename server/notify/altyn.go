@@ -213,7 +213,7 @@ func altynPaymentOf(p *store.Payment) *altynPayment {
 		out.Data = p.Data
 	}
 	if p.CardLastFour != "" {
-		out.Card = &altynCard{Mask: p.CardFirstSix + "******" + p.CardLastFour, FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
+		out.Card = &altynCard{Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
 			Brand: p.CardBrand, ExpMonth: p.CardExpMonth, ExpYear: p.CardExpYear}
 	}
 	if p.Status == store.StatusDeclined {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha512"
 	"encoding/base64"
@@ -171,7 +172,7 @@ func ecommpayBody(ev *event, m *store.Merchant, secret string) ([]byte, error) {
 	} else {
 		p := ev.Payment
 		payment := map[string]any{"type": "purchase", "method": "card"}
-		put(payment, "id", cmpOr(p.InvoiceID, p.ID))
+		put(payment, "id", cmp.Or(p.InvoiceID, p.ID))
 		put(payment, "date", ecommpayDate(p.CreatedAt))
 		payment["sum"] = map[string]any{"amount": p.Amount, "currency": p.Currency}
 		put(payment, "description", p.Description)
@@ -219,7 +220,7 @@ func ecommpayBody(ev *event, m *store.Merchant, secret string) ([]byte, error) {
 		data["payment"], data["operation"] = payment, op
 
 		if p.CardLastFour != "" {
-			acc := map[string]any{"number": p.CardFirstSix + "******" + p.CardLastFour}
+			acc := map[string]any{"number": store.CardMask(p.CardFirstSix, p.CardLastFour)}
 			put(acc, "type", strings.ToLower(p.CardBrand))
 			put(acc, "card_holder", p.CardholderName)
 			put(acc, "token", p.TokenID)
@@ -237,11 +238,4 @@ func ecommpayBody(ev *event, m *store.Merchant, secret string) ([]byte, error) {
 	}
 	data["signature"] = EcommpaySignature(secret, data)
 	return json.Marshal(data)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -81,7 +81,7 @@ func emailMessage(ev *event, m *store.Merchant, from, to string, now time.Time) 
 		}
 		line("Status", string(p.Status))
 		if p.CardLastFour != "" {
-			line("Card", strings.TrimSpace(p.CardBrand+" "+p.CardFirstSix+"******"+p.CardLastFour))
+			line("Card", strings.TrimSpace(p.CardBrand+" "+store.CardMask(p.CardFirstSix, p.CardLastFour)))
 		}
 		line("Payer", p.CardholderName)
 		line("Payer e-mail", p.Email)
@@ -121,20 +121,16 @@ func (n *Notifier) sendEmail(ctx context.Context, ev *event, m *store.Merchant, 
 	if cfg.Addr == "" {
 		return errors.New("no SMTP relay configured (ALTYN_SMTP_ADDR)")
 	}
-	from := cfg.From
-	if from == "" {
-		from = "altyn@localhost"
-	}
-	msg, err := emailMessage(ev, m, from, to, n.now())
+	msg, err := emailMessage(ev, m, cfg.From, to, n.now())
 	if err != nil {
 		return permanent(err)
 	}
-	return sendMail(ctx, cfg, from, to, msg)
+	return sendMail(ctx, cfg, to, msg)
 }
 
-// sendMail speaks SMTP to the relay within ctx's deadline: STARTTLS when
+// sendMail speaks SMTP to the relay (as cfg.From) within ctx's deadline: STARTTLS when
 // the relay offers it, PLAIN auth when a username is set.
-func sendMail(ctx context.Context, cfg SMTPConfig, from, to string, msg []byte) error {
+func sendMail(ctx context.Context, cfg SMTPConfig, to string, msg []byte) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -163,7 +159,7 @@ func sendMail(ctx context.Context, cfg SMTPConfig, from, to string, msg []byte) 
 			return fmt.Errorf("smtp auth: %w", err)
 		}
 	}
-	if err := c.Mail(from); err != nil {
+	if err := c.Mail(cfg.From); err != nil {
 		return fmt.Errorf("smtp mail from: %w", err)
 	}
 	if err := c.Rcpt(to); err != nil {

@@ -147,6 +147,9 @@ func (c Config) withDefaults() Config {
 	if len(c.Backoff) == 0 {
 		c.Backoff = d.Backoff
 	}
+	if c.SMTP.From == "" {
+		c.SMTP.From = "altyn@localhost"
+	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = d.MaxAttempts
 	}
