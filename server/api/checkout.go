@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	altynv1 "github.com/altynpay/altyn/gen/altyn/v1"
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
@@ -105,12 +104,8 @@ func (s *checkoutServer) Pay(ctx context.Context, req *connect.Request[altynv1.P
 		Email: m.Email, IPAddress: peerIP(req.Peer()), CardholderName: m.CardholderName, TermURL: s.termURL,
 		IdempotencyKey: checkoutKey(m.IdempotencyKey),
 	}
-	if m.Data != nil {
-		b, err := protojson.Marshal(m.Data)
-		if err != nil {
-			return nil, connectError(ctx, s.log, invalid("data", "json", "data must be a JSON object"))
-		}
-		cmd.Data = b
+	if cmd.Data, err = dataJSON(m.Data); err != nil {
+		return nil, connectError(ctx, s.log, err)
 	}
 	res, err := s.engine.Pay(ctx, cmd)
 	if err != nil {
@@ -184,17 +179,9 @@ func checkoutPayment(p *store.Payment, lang string) *altynv1.CheckoutPayment {
 		Reason:         p.Reason,
 		SubscriptionId: p.SubscriptionID,
 	}
-	if p.CardLastFour != "" {
-		out.Card = &altynv1.Card{
-			Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
-			Brand: p.CardBrand, ExpMonth: int32(p.CardExpMonth), ExpYear: int32(p.CardExpYear),
-		}
-	}
+	out.Card, out.ThreeDs = cardProto(p), threeDSProto(p)
 	if p.Status == store.StatusDeclined {
 		out.CardholderMessage = acquirer.CardHolderMessage(p.ReasonCode, strings.TrimSpace(lang))
-	}
-	if p.Status == store.StatusAwaitingAuthentication {
-		out.ThreeDs = &altynv1.ThreeDS{AcsUrl: p.ACSURL, PaReq: p.PaReq, Md: itoa(p.TransactionID)}
 	}
 	return out
 }

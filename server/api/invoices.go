@@ -5,8 +5,6 @@ import (
 	"log/slog"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	altynv1 "github.com/altynpay/altyn/gen/altyn/v1"
 	"github.com/altynpay/altyn/gen/altyn/v1/altynv1connect"
@@ -41,13 +39,11 @@ func (s *invoiceServer) CreateInvoice(ctx context.Context, req *connect.Request[
 		}
 		cmd.ExpiresAt = m.ExpiresAt.AsTime()
 	}
-	if m.Data != nil {
-		b, err := protojson.Marshal(m.Data)
-		if err != nil {
-			return nil, connectError(ctx, s.log, invalid("data", "json", "data must be a JSON object"))
-		}
-		cmd.Data = b
+	data, err := dataJSON(m.Data)
+	if err != nil {
+		return nil, connectError(ctx, s.log, err)
 	}
+	cmd.Data = data
 	inv, err := s.invoices.Create(ctx, cmd)
 	if err != nil {
 		return nil, connectError(ctx, s.log, err)
@@ -100,11 +96,6 @@ func (s *invoiceServer) proto(inv *store.Invoice) *altynv1.Invoice {
 		PaidAt:      timestamp(inv.PaidAt),
 		CancelledAt: timestamp(inv.CancelledAt),
 	}
-	if len(inv.Data) > 0 {
-		var st structpb.Struct
-		if protojson.Unmarshal(inv.Data, &st) == nil {
-			out.Data = &st
-		}
-	}
+	out.Data = dataStruct(inv.Data)
 	return out
 }

@@ -83,13 +83,11 @@ func payCommand(ctx context.Context, twoStage bool, m payRequest, h http.Header)
 		return cmd, invalid("initiator", "enum", "initiator is not a known value")
 	}
 	cmd.Initiator = initiator
-	if data := m.GetData(); data != nil {
-		b, err := protojson.Marshal(data)
-		if err != nil {
-			return cmd, invalid("data", "json", "data must be a JSON object")
-		}
-		cmd.Data = b
+	data, err := dataJSON(m.GetData())
+	if err != nil {
+		return cmd, err
 	}
+	cmd.Data = data
 	if r := m.GetRecurrent(); r != nil {
 		plan, err := planOf(r, cmd.Currency)
 		if err != nil {
@@ -263,28 +261,58 @@ func PaymentProto(res *payments.Result) *altynv1.Payment {
 		DeclinedAt:     timestamp(p.DeclinedAt),
 		ExpiresAt:      timestamp(p.ExpiresAt),
 	}
-	if p.CardLastFour != "" {
-		out.Card = &altynv1.Card{
-			Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
-			Brand: p.CardBrand, ExpMonth: int32(p.CardExpMonth), ExpYear: int32(p.CardExpYear),
-		}
-	}
+	out.Card, out.ThreeDs, out.Data = cardProto(p), threeDSProto(p), dataStruct(p.Data)
 	if p.Status == store.StatusDeclined {
 		out.CardholderMessage = acquirer.CardHolderMessage(p.ReasonCode, "en")
-	}
-	if p.Status == store.StatusAwaitingAuthentication {
-		out.ThreeDs = &altynv1.ThreeDS{AcsUrl: p.ACSURL, PaReq: p.PaReq, Md: itoa(p.TransactionID)}
-	}
-	if len(p.Data) > 0 {
-		var st structpb.Struct
-		if protojson.Unmarshal(p.Data, &st) == nil {
-			out.Data = &st
-		}
 	}
 	for i := range res.Refunds {
 		out.Refunds = append(out.Refunds, refundProto(&res.Refunds[i]))
 	}
 	return out
+}
+
+// cardProto is the payment's card as the API shows it (nil if none).
+func cardProto(p *store.Payment) *altynv1.Card {
+	if p.CardLastFour == "" {
+		return nil
+	}
+	return &altynv1.Card{
+		Mask: store.CardMask(p.CardFirstSix, p.CardLastFour), FirstSix: p.CardFirstSix, LastFour: p.CardLastFour,
+		Brand: p.CardBrand, ExpMonth: int32(p.CardExpMonth), ExpYear: int32(p.CardExpYear),
+	}
+}
+
+// threeDSProto is what the payer's browser needs for 3-D Secure, while the
+// payment awaits it (nil otherwise).
+func threeDSProto(p *store.Payment) *altynv1.ThreeDS {
+	if p.Status != store.StatusAwaitingAuthentication {
+		return nil
+	}
+	return &altynv1.ThreeDS{AcsUrl: p.ACSURL, PaReq: p.PaReq, Md: itoa(p.TransactionID)}
+}
+
+// dataJSON is a request's free data as stored (nil when absent).
+func dataJSON(data *structpb.Struct) ([]byte, error) {
+	if data == nil {
+		return nil, nil
+	}
+	b, err := protojson.Marshal(data)
+	if err != nil {
+		return nil, invalid("data", "json", "data must be a JSON object")
+	}
+	return b, nil
+}
+
+// dataStruct is stored free data as the API returns it (nil when absent).
+func dataStruct(b []byte) *structpb.Struct {
+	if len(b) == 0 {
+		return nil
+	}
+	var st structpb.Struct
+	if protojson.Unmarshal(b, &st) != nil {
+		return nil
+	}
+	return &st
 }
 
 func refundProto(r *store.Refund) *altynv1.Refund {
