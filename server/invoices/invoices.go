@@ -233,7 +233,7 @@ func (s *Service) Cancel(ctx context.Context, merchantID, id string) (*store.Inv
 		return inv, nil
 	}
 	now := s.now()
-	inv, err = s.store.ModifyInvoice(ctx, merchantID, id, func(inv *store.Invoice) error {
+	return s.modify(ctx, inv, func(inv *store.Invoice) error {
 		switch inv.Status {
 		case store.InvoiceCreated:
 			inv.Status, inv.CancelledAt, inv.UpdatedAt = store.InvoiceCancelled, now, now
@@ -248,10 +248,6 @@ func (s *Service) Cancel(ctx context.Context, merchantID, id string) (*store.Inv
 			return errNotCancelled.With("the invoice is " + string(inv.Status) + "; only an unpaid invoice can be cancelled")
 		}
 	})
-	if errors.Is(err, errUnchanged) {
-		return s.store.Invoice(ctx, merchantID, id)
-	}
-	return inv, err
 }
 
 // errUnchanged aborts a ModifyInvoice that has nothing to write.
