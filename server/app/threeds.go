@@ -23,28 +23,17 @@ var termPage = template.Must(template.New("term").Parse(`<!doctype html>
 </body></html>`))
 
 func (a *App) serveTerm(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	data := struct{ Status, Title, Text string }{"error", "Payment not completed", "The 3-D Secure answer could not be read."}
-	status := http.StatusBadRequest
-	md, err := strconv.ParseInt(r.PostFormValue("MD"), 10, 64)
-	if err == nil && md > 0 {
-		res, err := a.Engine.Complete3DSByMD(r.Context(), md, r.PostFormValue("PaRes"))
-		switch {
-		case err == nil:
-			status = http.StatusOK
-			data.Status = string(res.Payment.Status)
-			switch res.Payment.Status {
-			case store.StatusCompleted, store.StatusAuthorized:
-				data.Title, data.Text = "Payment accepted", "Thank you. You can close this window."
-			default:
-				data.Title, data.Text = "Payment declined", "The payment was not accepted. "+res.Payment.Reason
-			}
-		case payments.IsKind(err, payments.KindNotFound), payments.IsKind(err, payments.KindInvalid), payments.IsKind(err, payments.KindPrecondition):
-			data.Text = "This 3-D Secure answer does not belong to a payment awaiting it."
+	data := struct{ Status, Title, Text string }{"error", "Payment not completed", ""}
+	res, status, msg := a.complete3DS(w, r)
+	if res == nil {
+		data.Text = msg
+	} else {
+		data.Status = string(res.Payment.Status)
+		switch res.Payment.Status {
+		case store.StatusCompleted, store.StatusAuthorized:
+			data.Title, data.Text = "Payment accepted", "Thank you. You can close this window."
 		default:
-			a.log.ErrorContext(r.Context(), "3-D Secure return", "err", err)
-			status = http.StatusInternalServerError
-			data.Text = "Please try again in a moment."
+			data.Title, data.Text = "Payment declined", "The payment was not accepted. "+res.Payment.Reason
 		}
 	}
 	var b bytes.Buffer
@@ -53,4 +42,25 @@ func (a *App) serveTerm(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
+}
+
+// complete3DS finishes the payment of an ACS's POST (MD and PaRes), for
+// both TermUrls. Without a result it says why: the HTTP status and a text
+// for the payer.
+func (a *App) complete3DS(w http.ResponseWriter, r *http.Request) (res *payments.Result, status int, msg string) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	md, err := strconv.ParseInt(r.PostFormValue("MD"), 10, 64)
+	if err != nil || md <= 0 {
+		return nil, http.StatusBadRequest, "The 3-D Secure answer could not be read."
+	}
+	res, err = a.Engine.Complete3DSByMD(r.Context(), md, r.PostFormValue("PaRes"))
+	switch {
+	case err == nil:
+		return res, http.StatusOK, ""
+	case payments.IsKind(err, payments.KindNotFound), payments.IsKind(err, payments.KindInvalid), payments.IsKind(err, payments.KindPrecondition):
+		return nil, http.StatusBadRequest, "This 3-D Secure answer does not belong to a payment awaiting it."
+	default:
+		a.log.ErrorContext(r.Context(), "3-D Secure return", "err", err)
+		return nil, http.StatusInternalServerError, "Please try again in a moment."
+	}
 }

@@ -3,11 +3,9 @@ package app
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/altynpay/altyn/server/invoices"
 	"github.com/altynpay/altyn/server/merchants"
-	"github.com/altynpay/altyn/server/payments"
 	"github.com/altynpay/altyn/store"
 	"github.com/altynpay/altyn/widget"
 )
@@ -26,21 +24,9 @@ func (a *App) widgetRoutes(mux *http.ServeMux) {
 // the payment (and the invoice it pays, if any) and renders a page whose
 // script tells the form, which reads the outcome from the API.
 func (a *App) serveWidget3DS(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	md, err := strconv.ParseInt(r.PostFormValue("MD"), 10, 64)
-	if err != nil || md <= 0 {
-		widget.RenderThreeDSDone(w, http.StatusBadRequest, "error", "The 3-D Secure answer could not be read.")
-		return
-	}
-	res, err := a.Engine.Complete3DSByMD(r.Context(), md, r.PostFormValue("PaRes"))
-	switch {
-	case err == nil:
-	case payments.IsKind(err, payments.KindNotFound), payments.IsKind(err, payments.KindInvalid), payments.IsKind(err, payments.KindPrecondition):
-		widget.RenderThreeDSDone(w, http.StatusBadRequest, "error", "This 3-D Secure answer does not belong to a payment awaiting it.")
-		return
-	default:
-		a.log.ErrorContext(r.Context(), "widget 3-D Secure return", "err", err)
-		widget.RenderThreeDSDone(w, http.StatusInternalServerError, "error", "Please try again in a moment.")
+	res, status, msg := a.complete3DS(w, r)
+	if res == nil {
+		widget.RenderThreeDSDone(w, status, "error", msg)
 		return
 	}
 	if err := a.Invoices.SyncPayment(r.Context(), res.Payment); err != nil {
