@@ -285,9 +285,9 @@ func (s *Store) ModifySubscription(ctx context.Context, merchantID, id string, f
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		n := queueSubscriptionWrite(b, sub, change)
-		if err := sendBatch(ctx, tx, b, n); err != nil {
+		var w writes
+		queueSubscriptionWrite(&w, sub, change)
+		if err := w.send(ctx, tx); err != nil {
 			return err
 		}
 		sub.Version++
@@ -316,16 +316,15 @@ func (s *Store) ModifySubscriptions(ctx context.Context, ids []string, since tim
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		n := 0
+		var w writes
 		for _, sub := range subs {
 			change, ok := fn(sub, hist[sub.CardKey])
 			if !ok {
 				continue
 			}
-			n += queueSubscriptionWrite(b, sub, change)
+			queueSubscriptionWrite(&w, sub, change)
 		}
-		return sendBatch(ctx, tx, b, n)
+		return w.send(ctx, tx)
 	})
 }
 
@@ -405,8 +404,7 @@ func (s *Store) LeaseDue(ctx context.Context, now time.Time, limit int, leaseID 
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		n := 0
+		var w writes
 		for i, sub := range subs {
 			change, drive := fn(sub, times[i], hist[sub.CardKey])
 			if drive {
@@ -420,9 +418,9 @@ func (s *Store) LeaseDue(ctx context.Context, now time.Time, limit int, leaseID 
 				}
 				out = append(out, Leased{Subscription: sub, Charge: c, ClockNow: times[i], Redrive: redrive})
 			}
-			n += queueSubscriptionWrite(b, sub, change)
+			queueSubscriptionWrite(&w, sub, change)
 		}
-		if err := sendBatch(ctx, tx, b, n); err != nil {
+		if err := w.send(ctx, tx); err != nil {
 			return err
 		}
 		for _, l := range out {
@@ -434,10 +432,10 @@ func (s *Store) LeaseDue(ctx context.Context, now time.Time, limit int, leaseID 
 }
 
 // queueSubscriptionWrite queues the guarded update of sub and the writes
-// of its change, and says how many statements it queued.
-func queueSubscriptionWrite(b *pgx.Batch, sub *Subscription, change SubscriptionChange) int {
-	n := 1
-	b.Queue(`UPDATE subscriptions SET token_id = $3, card_key = $4, card_brand = $5, description = $6, email = $7,
+// of its change. A statement that changes no row is a subscription
+// changed under us: ErrStale.
+func queueSubscriptionWrite(w *writes, sub *Subscription, change SubscriptionChange) {
+	w.queue(writeRow, `UPDATE subscriptions SET token_id = $3, card_key = $4, card_brand = $5, description = $6, email = $7,
 		amount = $8, currency = $9, require_confirmation = $10, interval_unit = $11, period = $12, max_periods = $13,
 		start_at = $14, end_at = $15, period_base = $16, status = $17, successful = $18, failed = $19, period_no = $20,
 		attempt = $21, period_started_at = $22, pending_key = $23, next_at = $24, last_at = $25, last_reason_code = $26,
@@ -451,8 +449,7 @@ func queueSubscriptionWrite(b *pgx.Batch, sub *Subscription, change Subscription
 		sub.Rule, int64(sub.RetryDelay/time.Second), sub.MaxFailures, sub.ClockID, sub.LeaseID, timePtr(sub.LeaseUntil),
 		sub.UpdatedAt, timePtr(sub.CancelledAt))
 	if c := change.Charge; c != nil {
-		n++
-		b.Queue(`INSERT INTO subscription_charges (subscription_id, period_no, merchant_id, status, attempt, idem_key,
+		w.queue(writeRow, `INSERT INTO subscription_charges (subscription_id, period_no, merchant_id, status, attempt, idem_key,
 			payment_id, reason_code, due_at, amount, currency, two_stage, token_id, account_id, description, email,
 			first_attempt_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
@@ -468,40 +465,25 @@ func queueSubscriptionWrite(b *pgx.Batch, sub *Subscription, change Subscription
 			c.FirstAttemptAt, c.UpdatedAt)
 	}
 	for _, a := range change.CardAttempts {
-		n++
-		b.Queue(`INSERT INTO card_attempts (subscription_id, period_no, attempt, card_key, at, retry, outcome, reason_code)
+		w.queue(writeRow, `INSERT INTO card_attempts (subscription_id, period_no, attempt, card_key, at, retry, outcome, reason_code)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (subscription_id, period_no, attempt) DO UPDATE SET outcome = excluded.outcome, reason_code = excluded.reason_code`,
 			a.SubscriptionID, a.PeriodNo, a.Attempt, a.CardKey, a.At, a.Retry, string(a.Outcome), a.ReasonCode)
 	}
 	for _, m := range change.Outbox {
-		n++
-		b.Queue(insertOutboxSQL, outboxArgs(m)...)
+		w.queue(writeRow, insertOutboxSQL, outboxArgs(m)...)
 	}
-	return n
 }
 
-// sendBatch runs the queued statements in one round trip. The first
-// statement of each subscription's writes is its guarded update; any
-// statement that changes no row is a subscription changed under us.
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n int) error {
-	if n == 0 {
-		return nil
+// writeRow reads the result of a subscription's write, which must change
+// one row.
+func writeRow(br pgx.BatchResults) error {
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("write subscriptions: %w", classify(err))
 	}
-	br := tx.SendBatch(ctx, b)
-	for i := 0; i < n; i++ {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return fmt.Errorf("write subscriptions: %w", classify(err))
-		}
-		if tag.RowsAffected() == 0 {
-			br.Close()
-			return ErrStale
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("write subscriptions: %w", err)
+	if tag.RowsAffected() == 0 {
+		return ErrStale
 	}
 	return nil
 }
