@@ -391,8 +391,11 @@ func (n *Notifier) Delivery(ctx context.Context, merchantID, id string) ([]Deliv
 		return nil, err
 	}
 	if len(list) == 0 {
-		if _, err := n.store.OutboxMessage(ctx, merchantID, id); errors.Is(err, store.ErrNotFound) {
+		switch _, err := n.store.OutboxMessage(ctx, merchantID, id); {
+		case errors.Is(err, store.ErrNotFound):
 			return nil, ErrNotFound
+		case err != nil:
+			return nil, err
 		}
 	}
 	out := make([]DeliveryLog, 0, len(list))
