@@ -217,7 +217,7 @@ func (s *Store) FanOutNotifications(ctx context.Context, from time.Time, limit i
 			for _, d := range plan(m, ns) {
 				queueInsertDelivery(b, d, false)
 			}
-			b.Queue(`INSERT INTO notification_fanout (outbox_id, created_at) VALUES ($1, $2) ON CONFLICT (outbox_id) DO NOTHING`, m.ID, m.CreatedAt)
+			b.Queue(insertFanoutSQL, m.ID, m.CreatedAt)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("fan out: %w", err)
@@ -347,6 +347,9 @@ func scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	m.Payload, m.CreatedAt = []byte(payload), m.CreatedAt.UTC()
 	return m, err
 }
+
+// insertFanoutSQL marks an outbox message as fanned out to its deliveries.
+const insertFanoutSQL = `INSERT INTO notification_fanout (outbox_id, created_at) VALUES ($1, $2) ON CONFLICT (outbox_id) DO NOTHING`
 
 func readOutbox(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]OutboxMessage, error) {
 	rows, err := tx.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE `+where, args...)
@@ -559,7 +562,7 @@ func (s *Store) ResendNotification(ctx context.Context, merchantID, outboxID, ch
 		if b.Len() == 0 {
 			return ErrNothingToSend
 		}
-		b.Queue(`INSERT INTO notification_fanout (outbox_id, created_at) VALUES ($1, $2) ON CONFLICT (outbox_id) DO NOTHING`, m.ID, m.CreatedAt)
+		b.Queue(insertFanoutSQL, m.ID, m.CreatedAt)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("resend: %w", err)
 		}
