@@ -91,25 +91,17 @@ func (e *Engine) PayBatch(ctx context.Context, cmds []PayCommand) []BatchResult 
 	var ready []*item
 	for _, it := range items {
 		cmd := it.cmd
-		t, ok := tokens[cmd.Token]
-		switch {
-		case !ok:
-			out[it.i].Err = ErrTokenNotFound
-			continue
-		case t.MerchantID != it.m.ID:
-			out[it.i].Err = ErrForeignToken
-			continue
-		case t.AccountID != cmd.AccountID:
-			out[it.i].Err = ErrTokenAccount
+		t := tokens[cmd.Token]
+		if err := CheckToken(t, it.m.ID, cmd.AccountID); err != nil {
+			out[it.i].Err = err
 			continue
 		}
-		pan, err := e.master.OpenEnvelope(t.PANSealed, t.KeyWrapped, cardPurpose(t.MerchantID, t.AccountID))
+		card, err := e.openToken(t)
 		if err != nil {
-			out[it.i].Err = fmt.Errorf("open token %s: %w", t.ID, err)
+			out[it.i].Err = err
 			continue
 		}
-		it.card = cryptogram.Card{PAN: string(pan), ExpMonth: t.CardExpMonth, ExpYear: t.CardExpYear}
-		clear(pan)
+		it.card = card
 		it.p = &store.Payment{
 			ID: newID("pay"), MerchantID: it.m.ID, TransactionID: newTransactionID(), Status: store.StatusPending,
 			TwoStage: cmd.TwoStage, Amount: cmd.Amount, Currency: cmd.Currency, InvoiceID: cmd.InvoiceID,

@@ -54,23 +54,41 @@ func (e *Engine) newToken(ctx context.Context, merchantID, accountID string, car
 func (e *Engine) tokenCard(ctx context.Context, m *store.Merchant, cmd PayCommand) (*store.Token, cryptogram.Card, error) {
 	t, err := e.store.Token(ctx, cmd.Token)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, cryptogram.Card{}, ErrTokenNotFound
+		t, err = nil, nil
 	}
 	if err != nil {
 		return nil, cryptogram.Card{}, err
 	}
-	if t.MerchantID != m.ID {
-		return nil, cryptogram.Card{}, ErrForeignToken
+	if err := CheckToken(t, m.ID, cmd.AccountID); err != nil {
+		return nil, cryptogram.Card{}, err
 	}
-	if t.AccountID != cmd.AccountID {
-		return nil, cryptogram.Card{}, ErrTokenAccount
+	card, err := e.openToken(t)
+	return t, card, err
+}
+
+// CheckToken says whether a live token (nil if there is none) may pay for
+// a merchant's account: ErrTokenNotFound, ErrForeignToken (another
+// merchant's, code 6025) or ErrTokenAccount.
+func CheckToken(t *store.Token, merchantID, accountID string) error {
+	switch {
+	case t == nil:
+		return ErrTokenNotFound
+	case t.MerchantID != merchantID:
+		return ErrForeignToken
+	case t.AccountID != accountID:
+		return ErrTokenAccount
 	}
+	return nil
+}
+
+// openToken opens a token's sealed card number.
+func (e *Engine) openToken(t *store.Token) (cryptogram.Card, error) {
 	pan, err := e.master.OpenEnvelope(t.PANSealed, t.KeyWrapped, cardPurpose(t.MerchantID, t.AccountID))
 	if err != nil {
-		return nil, cryptogram.Card{}, fmt.Errorf("open token %s: %w", t.ID, err)
+		return cryptogram.Card{}, fmt.Errorf("open token %s: %w", t.ID, err)
 	}
 	defer clear(pan)
-	return t, cryptogram.Card{PAN: string(pan), ExpMonth: t.CardExpMonth, ExpYear: t.CardExpYear}, nil
+	return cryptogram.Card{PAN: string(pan), ExpMonth: t.CardExpMonth, ExpYear: t.CardExpYear}, nil
 }
 
 // Tokens lists a merchant's saved cards of an account.

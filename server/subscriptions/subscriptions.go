@@ -187,15 +187,14 @@ func (s *Service) byKey(ctx context.Context, merchantID, key string, hash []byte
 // token reads a live saved card of the merchant's account.
 func (s *Service) token(ctx context.Context, merchantID, accountID, id string) (*store.Token, error) {
 	tok, err := s.store.Token(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, payments.ErrTokenNotFound
-	case err != nil:
+	if errors.Is(err, store.ErrNotFound) {
+		tok, err = nil, nil
+	}
+	if err != nil {
 		return nil, err
-	case tok.MerchantID != merchantID:
-		return nil, payments.ErrForeignToken
-	case tok.AccountID != accountID:
-		return nil, payments.ErrTokenAccount
+	}
+	if err := payments.CheckToken(tok, merchantID, accountID); err != nil {
+		return nil, err
 	}
 	return tok, nil
 }
